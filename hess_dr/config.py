@@ -1,0 +1,291 @@
+"""Operator configuration: one YAML file describing the published collections.
+
+The file is looked up in this order (see :func:`find_config_file`):
+
+1. the path in the environment variable ``HESS_DR_CONFIG``;
+2. ``<resdir>/hess_dr.yaml`` (git-ignored, the operator's own copy);
+3. ``<resdir>/res/hess_dr.default.yaml`` (shipped; serves the bundled sample).
+
+Every value is validated on load; a problem raises :class:`ConfigError`
+naming the file and the offending key.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENV_VAR = "HESS_DR_CONFIG"
+RESDIR = Path(__file__).resolve().parent.parent
+DEFAULT_FILE = RESDIR / "res" / "hess_dr.default.yaml"
+OPERATOR_FILE = RESDIR / "hess_dr.yaml"
+
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+# Allowed values of the ObsCore-HEA draft (REFERENCE.md section 2).
+TRACKING_MODES = ("sidereal", "fixed-az-el-transit",
+                  "solar-system-object-tracking", "none")
+SCAN_MODES = ("on-source", "on-off", "raster-map", "on-the-fly-cross-scan",
+              "on-the-fly-cross-map", "slew")
+
+
+class ConfigError(ValueError):
+    """The operator configuration is unusable; the message says where and why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Collection:
+    """One published collection (an instrument's release) and its defaults.
+
+    Attributes mirror the keys of a ``collections`` entry in the YAML file.
+    """
+
+    name: str
+    data_dir: Path
+    obs_collection: str
+    title_prefix: str
+    facility_name: str | None = None
+    instrument_name: str | None = None
+    fov_diameter_deg: float | None = None
+    psf_ref_energy_tev: float = 1.0
+    psf_ref_offset_deg: float = 0.5
+    calib_level: int = 2
+    tracking_mode: str | None = None
+    messenger_name: str | None = "photon"
+    messenger_pdgid: int | None = 22
+    scan_modes: dict[str, str] = dataclasses.field(default_factory=dict)
+    defaults: dict[str, Any] = dataclasses.field(default_factory=dict)
+    owner: str | None = None
+    embargo: datetime.date | None = None
+    rights: str | None = None
+    rights_url: str | None = None
+
+    def default(self, keyword: str) -> Any:
+        """Return the configured value for a missing header keyword, or None."""
+        return self.defaults.get(keyword.lower())
+
+    def scan_mode(self, obs_mode: str | None) -> str | None:
+        """Map an OBS_MODE header value to an ObsCore-HEA scan_mode."""
+        if obs_mode is None:
+            return None
+        return self.scan_modes.get(obs_mode.strip().upper())
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """The whole operator configuration."""
+
+    source: Path
+    collections: tuple[Collection, ...]
+    contact_name: str | None = None
+    contact_email: str | None = None
+
+    def collection_for(self, path: str | os.PathLike) -> Collection | None:
+        """Return the collection whose data_dir contains ``path``.
+
+        With nested data directories, the innermost one wins.
+        """
+        path = Path(os.path.abspath(path))
+        best = None
+        for coll in self.collections:
+            if path.is_relative_to(coll.data_dir):
+                if best is None or len(coll.data_dir.parts) > len(best.data_dir.parts):
+                    best = coll
+        return best
+
+    @property
+    def rights(self) -> str:
+        """Rights text of the whole service: every collection's, concatenated."""
+        parts = [f"{c.obs_collection}:\n{c.rights.strip()}"
+                 for c in self.collections if c.rights]
+        return "\n\n".join(parts) or "See the individual collections."
+
+
+def find_config_file(environ: dict | None = None) -> Path:
+    """Return the configuration file in effect (see the module docstring)."""
+    environ = os.environ if environ is None else environ
+    if environ.get(ENV_VAR):
+        return Path(environ[ENV_VAR])
+    if OPERATOR_FILE.exists():
+        return OPERATOR_FILE
+    return DEFAULT_FILE
+
+
+def load(path: str | os.PathLike | None = None) -> Config:
+    """Read and validate the operator configuration.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        The YAML file; default: :func:`find_config_file`.
+
+    Returns
+    -------
+    Config
+
+    Raises
+    ------
+    ConfigError
+        If the file cannot be read or any value is invalid.
+    """
+    path = Path(path) if path is not None else find_config_file()
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = yaml.safe_load(f)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    return parse(doc, path)
+
+
+def parse(doc: Any, source: Path) -> Config:
+    """Validate a parsed YAML document; ``source`` is used in messages and
+    to resolve relative data directories."""
+    where = _Where(source)
+    if not isinstance(doc, dict):
+        raise where.error("top level", "must be a mapping with a 'collections' list")
+    _reject_unknown(doc, {"service", "collections"}, where, "top level")
+    service = doc.get("service") or {}
+    if not isinstance(service, dict):
+        raise where.error("service", "must be a mapping")
+    _reject_unknown(service, {"contact_name", "contact_email"}, where, "service")
+
+    raw_collections = doc.get("collections")
+    if not isinstance(raw_collections, list) or not raw_collections:
+        raise where.error("collections", "must be a non-empty list")
+    # Relative data_dir: relative to the file naming it, except for the
+    # shipped default, which lives in res/ but describes the resdir's data/.
+    base_dir = RESDIR if source.resolve() == DEFAULT_FILE else source.resolve().parent
+    collections = tuple(_parse_collection(raw, i, where, base_dir)
+                        for i, raw in enumerate(raw_collections))
+
+    names = [c.name for c in collections]
+    for name in set(names):
+        if names.count(name) > 1:
+            raise where.error("collections", f"collection name {name!r} is used twice")
+    return Config(source=source, collections=collections,
+                  contact_name=_opt_str(service, "contact_name", where, "service"),
+                  contact_email=_opt_str(service, "contact_email", where, "service"))
+
+
+class _Where:
+    """Builds error messages that name the file and the key."""
+
+    def __init__(self, source: Path):
+        self.source = source
+
+    def error(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {key}: {problem}")
+
+
+_COLLECTION_KEYS = {f.name for f in dataclasses.fields(Collection)}
+
+
+def _parse_collection(raw: Any, index: int, where: _Where, base_dir: Path) -> Collection:
+    ctx = f"collections[{index}]"
+    if not isinstance(raw, dict):
+        raise where.error(ctx, "must be a mapping")
+    _reject_unknown(raw, _COLLECTION_KEYS, where, ctx)
+
+    name = _req_str(raw, "name", where, ctx)
+    if not _NAME_PATTERN.match(name):
+        raise where.error(f"{ctx}.name", f"{name!r}: use letters, digits, '-' and '_' only")
+    ctx = f"collections[{name}]"
+
+    data_dir = Path(_req_str(raw, "data_dir", where, ctx)).expanduser()
+    if not data_dir.is_absolute():
+        data_dir = base_dir / data_dir
+    data_dir = Path(os.path.abspath(data_dir))
+    if not data_dir.is_dir():
+        raise where.error(f"{ctx}.data_dir", f"{data_dir} is not a directory")
+
+    values: dict[str, Any] = {
+        "name": name,
+        "data_dir": data_dir,
+        "obs_collection": _req_str(raw, "obs_collection", where, ctx),
+        "title_prefix": _opt_str(raw, "title_prefix", where, ctx) or raw["obs_collection"],
+    }
+    for key in ("facility_name", "instrument_name", "tracking_mode", "messenger_name",
+                "owner", "rights", "rights_url"):
+        values[key] = _opt_str(raw, key, where, ctx)
+    for key in ("fov_diameter_deg", "psf_ref_energy_tev", "psf_ref_offset_deg"):
+        if raw.get(key) is not None:
+            values[key] = _positive_float(raw, key, where, ctx)
+    for key in ("calib_level", "messenger_pdgid"):
+        if raw.get(key) is not None:
+            if isinstance(raw[key], bool) or not isinstance(raw[key], int):
+                raise where.error(f"{ctx}.{key}", f"{raw[key]!r} is not an integer")
+            values[key] = raw[key]
+    if values.get("calib_level", 2) not in (0, 1, 2, 3, 4):
+        raise where.error(f"{ctx}.calib_level", "must be 0..4 (ObsCore)")
+    if values["tracking_mode"] and values["tracking_mode"] not in TRACKING_MODES:
+        raise where.error(f"{ctx}.tracking_mode",
+                          f"{values['tracking_mode']!r} is not one of {', '.join(TRACKING_MODES)}")
+
+    scan_modes = raw.get("scan_modes") or {}
+    if not isinstance(scan_modes, dict):
+        raise where.error(f"{ctx}.scan_modes", "must be a mapping OBS_MODE: scan_mode")
+    for obs_mode, scan_mode in scan_modes.items():
+        if scan_mode not in SCAN_MODES:
+            raise where.error(f"{ctx}.scan_modes.{obs_mode}",
+                              f"{scan_mode!r} is not one of {', '.join(SCAN_MODES)}")
+    values["scan_modes"] = {str(k).strip().upper(): v for k, v in scan_modes.items()}
+
+    defaults = raw.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise where.error(f"{ctx}.defaults", "must be a mapping KEYWORD: value")
+    values["defaults"] = {str(k).lower(): v for k, v in defaults.items()}
+
+    embargo = raw.get("embargo")
+    if embargo is not None:
+        if isinstance(embargo, str):
+            try:
+                embargo = datetime.date.fromisoformat(embargo)
+            except ValueError:
+                raise where.error(f"{ctx}.embargo", f"{embargo!r} is not an ISO date") from None
+        if not isinstance(embargo, datetime.date):
+            raise where.error(f"{ctx}.embargo", f"{embargo!r} is not an ISO date")
+        if values["owner"] is None:
+            raise where.error(f"{ctx}.embargo", "an embargo needs an owner group")
+    values["embargo"] = embargo
+    return Collection(**values)
+
+
+def _reject_unknown(mapping: dict, allowed: set, where: _Where, ctx: str) -> None:
+    unknown = sorted(set(mapping) - allowed)
+    if unknown:
+        raise where.error(ctx, f"unknown key(s) {', '.join(map(str, unknown))}; "
+                               f"allowed: {', '.join(sorted(allowed))}")
+
+
+def _req_str(mapping: dict, key: str, where: _Where, ctx: str) -> str:
+    value = _opt_str(mapping, key, where, ctx)
+    if not value:
+        raise where.error(f"{ctx}.{key}", "is required")
+    return value
+
+
+def _opt_str(mapping: dict, key: str, where: _Where, ctx: str) -> str | None:
+    value = mapping.get(key)
+    if value is None:
+        return None
+    if isinstance(value, (dict, list)):
+        raise where.error(f"{ctx}.{key}", "must be a plain value, not a list or mapping")
+    return str(value).strip()
+
+
+def _positive_float(mapping: dict, key: str, where: _Where, ctx: str) -> float:
+    value = mapping[key]
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise where.error(f"{ctx}.{key}", f"{value!r} is not a number") from None
+    if not number > 0 or number == float("inf"):
+        raise where.error(f"{ctx}.{key}", f"{value!r} must be a positive number")
+    return number

@@ -1,0 +1,170 @@
+"""GADF index files (obs-index, hdu-index) next to a folder of event lists.
+
+An obs-index supplies observation metadata that event headers may lack
+(ZEN_PNT, QUALITY, SAFE_ENERGY_LO, TARGET_NAME...); an hdu-index says where
+each observation's IRFs live, possibly in files other than the event list.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+OBS_INDEX_NAMES = ("obs-index.fits.gz", "obs-index.fits")
+HDU_INDEX_NAMES = ("hdu-index.fits.gz", "hdu-index.fits")
+INDEX_FILE_NAMES = frozenset(OBS_INDEX_NAMES + HDU_INDEX_NAMES)
+
+
+@dataclasses.dataclass(frozen=True)
+class HduRef:
+    """Where one HDU of an observation lives.
+
+    Attributes
+    ----------
+    hdu_type : str
+        GADF HDU_TYPE, lower case: events, gti, aeff, edisp, psf, bkg, rad_max.
+    hdu_class : str
+        GADF HDU_CLASS, lower case (aeff_2d, edisp_2d, psf_table, bkg_3d...),
+        or '' when unknown.
+    path : pathlib.Path
+        Absolute path of the FITS file.
+    hdu : str
+        EXTNAME of the HDU in that file.
+    """
+
+    hdu_type: str
+    hdu_class: str
+    path: Path
+    hdu: str
+
+
+def _text(value) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return str(value).strip()
+
+
+def obs_id_key(value) -> str:
+    """Normalise an OBS_ID (int, float, bytes or text) to its text form."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    return _text(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexFiles:
+    """The parsed index files of one directory (either may be absent)."""
+
+    obs_rows: dict  # obs_id text -> {lowercase column: python value}
+    hdu_refs: dict  # obs_id text -> tuple of HduRef
+    obs_index_path: Path | None = None
+    hdu_index_path: Path | None = None
+
+    def obs_row(self, obs_id: str) -> dict:
+        return self.obs_rows.get(obs_id, {})
+
+    def irfs(self, obs_id: str) -> tuple[HduRef, ...]:
+        return self.hdu_refs.get(obs_id, ())
+
+
+EMPTY = IndexFiles(obs_rows={}, hdu_refs={})
+
+
+def find_index_files(event_file: str | os.PathLike, root: str | os.PathLike | None) -> IndexFiles:
+    """Return the index files that describe ``event_file``.
+
+    The event file's directory is searched first, then its parents up to
+    ``root`` (the collection's data directory), the GADF convention of an
+    index at the top of a release.
+    """
+    directory = Path(os.path.abspath(event_file)).parent
+    root = Path(os.path.abspath(root)) if root is not None else directory
+    while True:
+        found = _load_directory(str(directory), _stamp(directory))
+        if found is not EMPTY or directory == root or root not in directory.parents:
+            return found
+        directory = directory.parent
+
+
+def _stamp(directory: Path) -> tuple:
+    """Modification times of the index files: the cache key part that makes
+    a rewritten index be read again."""
+    stamp = []
+    for name in OBS_INDEX_NAMES + HDU_INDEX_NAMES:
+        try:
+            stamp.append(os.stat(directory / name).st_mtime_ns)
+        except OSError:
+            stamp.append(None)
+    return tuple(stamp)
+
+
+@functools.lru_cache(maxsize=64)
+def _load_directory(directory: str, stamp: tuple) -> IndexFiles:
+    if not any(stamp):
+        return EMPTY
+    directory = Path(directory)
+    obs_path = next((directory / n for n in OBS_INDEX_NAMES if (directory / n).exists()), None)
+    hdu_path = next((directory / n for n in HDU_INDEX_NAMES if (directory / n).exists()), None)
+    return IndexFiles(
+        obs_rows=read_obs_index(obs_path) if obs_path else {},
+        hdu_refs=read_hdu_index(hdu_path) if hdu_path else {},
+        obs_index_path=obs_path, hdu_index_path=hdu_path)
+
+
+def read_obs_index(path: Path) -> dict:
+    """Read an obs-index into {obs_id: {lowercase column: value}}."""
+    with fits.open(path, memmap=False) as hdus:
+        table = _index_hdu(hdus, "OBS").data
+        names = table.columns.names
+        rows = {}
+        for record in table:
+            values = {name.lower().replace("-", "_"): _python(record[name]) for name in names}
+            rows[obs_id_key(record["OBS_ID"])] = values
+    return rows
+
+
+def read_hdu_index(path: Path) -> dict:
+    """Read an hdu-index into {obs_id: (HduRef, ...)} with absolute paths.
+
+    FILE_DIR is relative to the index file's directory (or absolute); the
+    BASE_DIR header keyword, when present, overrides that base.
+    """
+    with fits.open(path, memmap=False) as hdus:
+        hdu = _index_hdu(hdus, "HDU")
+        base = Path(hdu.header.get("BASE_DIR") or path.parent)
+        refs: dict[str, list] = {}
+        for record in hdu.data:
+            ref = HduRef(hdu_type=_text(record["HDU_TYPE"]).lower(),
+                         hdu_class=_text(record["HDU_CLASS"]).lower(),
+                         path=Path(os.path.abspath(base / _text(record["FILE_DIR"])
+                                                   / _text(record["FILE_NAME"]))),
+                         hdu=_text(record["HDU_NAME"]))
+            refs.setdefault(obs_id_key(record["OBS_ID"]), []).append(ref)
+    return {key: tuple(value) for key, value in refs.items()}
+
+
+def _index_hdu(hdus, kind: str):
+    for hdu in hdus[1:]:
+        if (_text(hdu.header.get("HDUCLAS2", "")).upper() == kind
+                or _text(hdu.header.get("EXTNAME", "")).upper() == f"{kind}_INDEX"):
+            return hdu
+    return hdus[1]
+
+
+def _python(value):
+    """numpy scalar -> plain python value (text stripped, NaN -> None)."""
+    if isinstance(value, (bytes, str)):
+        return _text(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value

@@ -1,0 +1,710 @@
+"""Create, reuse, drive and destroy a private GAVO DaCHS instance.
+
+A private instance is a GAVO root directory of its own (``gavo.rc``, ``etc/``,
+``inputs/``, logs, ...), a PostgreSQL database of its own and database roles
+with a prefix of their own, served on a port of its own.  It needs no
+machine-wide DaCHS configuration and does not disturb other instances on the
+machine, so the demo (``bin/hess-dr-demo``) and every test session can have
+one.
+
+This module deliberately does not import :mod:`gavo`: it drives DaCHS through
+``<python> -m gavo.user.cli ...`` subprocesses with ``GAVOSETTINGS`` pointing
+at the instance's ``gavo.rc``, so that the interpreter running DaCHS (the
+checkout's venv on Debian's Python) can differ from the one running this
+code, and so that DaCHS's process-wide configuration never leaks between
+instances.  It uses the standard library only, except
+:func:`write_operator_config`, which imports PyYAML when called.
+
+Examples
+--------
+>>> inst = create_or_reuse("/tmp/gavo", free_port(), "hess_dr_x", "hessdr_x_")
+>>> output = inst.import_resource()
+>>> with inst.serve():
+...     print(inst.tap_url)
+>>> inst.destroy()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import grp
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import IO, Iterator, Mapping, Sequence
+
+#: The git checkout holding this package (and the RDs ``q.rd``, ``hea.rd``).
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+#: Name of the resource directory below the instance's inputs directory;
+#: the RD ids are therefore ``hess_dr/q`` and ``hess_dr/hea``.
+RESDIR_NAME = "hess_dr"
+
+#: RDs imported, in this order, by :meth:`Instance.import_resource`
+#: (``hea`` first: ``q`` joins against its table).
+IMPORT_RDS = ("hess_dr/hea", "hess_dr/q")
+
+#: RDs published to the instance's registry by :meth:`Instance.import_resource`.
+PUBLISH_RDS = ("hess_dr/q",)
+
+#: DaCHS profile file -> role name suffix (the defaults of ``dachs init``).
+PROFILE_ROLES = {
+    "feed": "gavoadmin",
+    "trustedquery": "gavo",
+    "untrustedquery": "untrusted",
+}
+
+#: Where the instance remembers what has been done to it already.
+STATE_FILE = "hess_dr-instance.json"
+
+# Database and role names end up in SQL and shell commands unquoted by DaCHS.
+_SQL_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+class DachsError(RuntimeError):
+    """A DaCHS command, or the DaCHS server, failed."""
+
+
+def default_python() -> str:
+    """Return the interpreter that should run DaCHS.
+
+    Returns
+    -------
+    str
+        ``<checkout>/.venv/bin/python`` if it exists (Debian's Python with
+        the project's packages, as made by ``bin/bootstrap.sh``), else
+        :data:`sys.executable`.
+    """
+    venv_python = CHECKOUT / ".venv" / "bin" / "python"
+    return str(venv_python) if venv_python.exists() else sys.executable
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now.
+
+    Returns
+    -------
+    int
+        A port number the kernel handed out for an ephemeral bind.
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    """Tell whether something can bind ``127.0.0.1:port`` now.
+
+    Parameters
+    ----------
+    port : int
+        The TCP port to probe.
+
+    Returns
+    -------
+    bool
+        True if binding succeeded.
+    """
+    with socket.socket() as sock:
+        # Match what twisted does, so a port in TIME_WAIT counts as free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _check_sql_name(kind: str, name: str) -> None:
+    if not _SQL_NAME.match(name):
+        raise ValueError(
+            f"{kind} {name!r} must be lower-case letters, digits and '_'")
+
+
+def _psql(sql: str) -> str:
+    """Run SQL as the OS user (a PostgreSQL superuser) in database postgres."""
+    res = subprocess.run(
+        ["psql", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-Atqc", sql],
+        capture_output=True, text=True)
+    if res.returncode:
+        raise DachsError(f"psql failed: {sql}\n{res.stdout}\n{res.stderr}")
+    return res.stdout
+
+
+def _database_exists(dbname: str) -> bool:
+    return _psql(
+        f"SELECT 1 FROM pg_database WHERE datname = '{dbname}'").strip() == "1"
+
+
+def _run_checked(cmd: Sequence[str], **kwargs) -> subprocess.CompletedProcess:
+    """Run a command, capturing its output, raising DachsError on failure."""
+    res = subprocess.run(list(cmd), capture_output=True, text=True, **kwargs)
+    if res.returncode:
+        raise DachsError(_failure_message(cmd, res.returncode, res.stdout,
+                                          res.stderr))
+    return res
+
+
+def _failure_message(cmd: Sequence[str], returncode: int, stdout: str,
+                     stderr: str) -> str:
+    return (f"command failed (exit {returncode}): {' '.join(map(str, cmd))}\n"
+            f"--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}")
+
+
+def _tail(path: Path, max_chars: int = 8000) -> str:
+    try:
+        return path.read_text(errors="replace")[-max_chars:]
+    except OSError:
+        return ""
+
+
+def drop_database_and_roles(dbname: str, role_prefix: str) -> None:
+    """Drop an instance's database and roles, if they exist.
+
+    Parameters
+    ----------
+    dbname : str
+        The database to drop.
+    role_prefix : str
+        Prefix of the roles ``<prefix>gavoadmin``, ``<prefix>gavo`` and
+        ``<prefix>untrusted`` to drop.
+
+    Raises
+    ------
+    DachsError
+        If dropping failed, e.g. because a role still owns objects elsewhere.
+    """
+    _check_sql_name("dbname", dbname)
+    _check_sql_name("role prefix", role_prefix)
+    # --force: a stray server or psql session must not keep the DB alive.
+    _run_checked(["dropdb", "--if-exists", "--force", dbname])
+    for role in PROFILE_ROLES.values():
+        _psql(f'DROP ROLE IF EXISTS "{role_prefix}{role}"')
+
+
+@dataclasses.dataclass
+class Instance:
+    """A private DaCHS instance; build one with :func:`create_or_reuse`.
+
+    Parameters
+    ----------
+    root : Path
+        The GAVO root directory (``rootDir`` in ``gavo.rc``).
+    port : int
+        The port the server listens on (127.0.0.1 only).
+    dbname : str
+        The PostgreSQL database of the instance.
+    role_prefix : str
+        Prefix of the instance's database roles (``<prefix>gavoadmin``, ...).
+    authority : str
+        The IVOA authority, used for publisher DIDs.
+    extra_env : dict
+        Variables added to the environment of every DaCHS process, e.g.
+        ``HESS_DR_CONFIG``.
+    python : str
+        The interpreter running DaCHS (see :func:`default_python`).
+    """
+
+    root: Path
+    port: int
+    dbname: str
+    role_prefix: str
+    authority: str = "hess-dr.example"
+    extra_env: dict[str, str] = dataclasses.field(default_factory=dict)
+    python: str = dataclasses.field(default_factory=default_python)
+    _server: subprocess.Popen | None = dataclasses.field(
+        default=None, init=False, repr=False)
+
+    # ---------------------------------------------------------------- paths
+
+    @property
+    def rc_path(self) -> Path:
+        """Path of the instance's ``gavo.rc``."""
+        return self.root / "gavo.rc"
+
+    @property
+    def resdir_link(self) -> Path:
+        """The symlink ``<root>/inputs/hess_dr`` to the resource directory."""
+        return self.root / "inputs" / RESDIR_NAME
+
+    @property
+    def url(self) -> str:
+        """Root URL of the server, without a trailing slash."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def tap_url(self) -> str:
+        """URL of the TAP service."""
+        return f"{self.url}/tap"
+
+    @property
+    def server_log(self) -> Path:
+        """File receiving stdout and stderr of ``dachs serve debug``."""
+        return self.root / "logs" / "serve-debug.log"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment for DaCHS processes of this instance.
+
+        ``GAVOSETTINGS`` selects the instance's ``gavo.rc``; ``GAVOCUSTOM``
+        points nowhere so no site customisation is read.
+        """
+        env = dict(os.environ)
+        env.update(self.extra_env)
+        env.update(GAVOSETTINGS=str(self.rc_path), GAVOCUSTOM="/invalid")
+        return env
+
+    @property
+    def roles(self) -> list[str]:
+        """The database roles of this instance."""
+        return [self.role_prefix + r for r in PROFILE_ROLES.values()]
+
+    # --------------------------------------------------------------- dachs
+
+    def dachs_command(self, *args: str) -> list[str]:
+        """Return the command line running ``dachs <args>`` for this instance.
+
+        Parameters
+        ----------
+        *args : str
+            Arguments to ``dachs``, e.g. ``"imp", "hess_dr/q"``.
+
+        Returns
+        -------
+        list of str
+            ``[python, "-m", "gavo.user.cli", *args]``.
+        """
+        return [self.python, "-m", "gavo.user.cli", *args]
+
+    def run_dachs(self, *args: str, check: bool = True,
+                  timeout: float | None = None) -> subprocess.CompletedProcess:
+        """Run a DaCHS command to completion, capturing its output.
+
+        Parameters
+        ----------
+        *args : str
+            Arguments to ``dachs``, e.g. ``"test", "hess_dr/q"``.
+        check : bool
+            Raise on a non-zero exit status.
+        timeout : float, optional
+            Seconds after which the command is killed.
+
+        Returns
+        -------
+        subprocess.CompletedProcess
+            With ``stdout`` and ``stderr`` as text.
+
+        Raises
+        ------
+        DachsError
+            If ``check`` and the command failed; the message holds the
+            command line, stdout and stderr.
+        """
+        cmd = self.dachs_command(*args)
+        res = subprocess.run(cmd, env=self.env, cwd=self.root,
+                             capture_output=True, text=True, timeout=timeout)
+        if check and res.returncode:
+            raise DachsError(_failure_message(cmd, res.returncode, res.stdout,
+                                              res.stderr))
+        return res
+
+    def stream_dachs(self, *args: str, out: IO[str] | None = None) -> str:
+        """Run a DaCHS command, copying its output to ``out`` as it comes.
+
+        Parameters
+        ----------
+        *args : str
+            Arguments to ``dachs``.
+        out : file-like, optional
+            Where to copy stdout and stderr (merged) line by line;
+            default :data:`sys.stdout`.
+
+        Returns
+        -------
+        str
+            The command's complete output.
+
+        Raises
+        ------
+        DachsError
+            If the command failed; the message holds the command line and
+            the output.
+        """
+        out = sys.stdout if out is None else out
+        cmd = self.dachs_command(*args)
+        # Unbuffered, or progress arrives in one lump at the end.
+        env = dict(self.env, PYTHONUNBUFFERED="1")
+        lines = []
+        with subprocess.Popen(cmd, env=env, cwd=self.root, text=True,
+                              stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT) as proc:
+            for line in proc.stdout:
+                lines.append(line)
+                out.write(line)
+                out.flush()
+        output = "".join(lines)
+        if proc.returncode:
+            raise DachsError(_failure_message(cmd, proc.returncode, output, ""))
+        return output
+
+    def import_resource(self, out: IO[str] | None = None,
+                        import_rds: Sequence[str] = IMPORT_RDS,
+                        publish_rds: Sequence[str] = PUBLISH_RDS) -> str:
+        """Import the resource's RDs and publish the service.
+
+        Runs ``dachs imp hess_dr/hea``, ``dachs imp hess_dr/q`` and
+        ``dachs pub hess_dr/q``, in this order, stopping at the first failure.
+
+        Parameters
+        ----------
+        out : file-like, optional
+            Receives DaCHS's output while it runs (default :data:`sys.stdout`).
+        import_rds, publish_rds : sequence of str
+            RD ids to import, then to publish.
+
+        Returns
+        -------
+        str
+            The combined output of all commands.
+
+        Raises
+        ------
+        DachsError
+            If a command failed.
+        """
+        steps = ([("imp", rd) for rd in import_rds]
+                 + [("pub", rd) for rd in publish_rds])
+        return "".join(self.stream_dachs(*step, out=out) for step in steps)
+
+    # -------------------------------------------------------------- server
+
+    def start_server(self, timeout: float = 60.0) -> subprocess.Popen:
+        """Start ``dachs serve debug`` and wait until TAP answers.
+
+        Parameters
+        ----------
+        timeout : float
+            Seconds to wait for ``/tap/capabilities`` to answer.
+
+        Returns
+        -------
+        subprocess.Popen
+            The server process (also kept for :meth:`stop_server`).
+
+        Raises
+        ------
+        DachsError
+            If the port is taken, or the server dies or does not answer in
+            time; the message holds the server's output.
+        """
+        if self._server is not None and self._server.poll() is None:
+            return self._server
+        if not port_is_free(self.port):
+            # Otherwise the readiness probe might talk to someone else's server.
+            raise DachsError(f"port {self.port} on 127.0.0.1 is already in use")
+        self.server_log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.server_log, "wb") as log:
+            # A file, not a pipe: nobody drains a pipe while the server runs.
+            # Own session: a terminal's Ctrl-C reaches only our process, which
+            # then stops the server in order.
+            self._server = subprocess.Popen(
+                self.dachs_command("serve", "debug"), env=self.env,
+                cwd=self.root, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            self._wait_until_ready(timeout)
+        except BaseException:
+            self.stop_server()
+            raise
+        return self._server
+
+    def _wait_until_ready(self, timeout: float) -> None:
+        probe = self.tap_url + "/capabilities"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._server.poll() is not None:
+                raise DachsError(
+                    f"dachs serve debug exited with {self._server.returncode}"
+                    f":\n{_tail(self.server_log)}")
+            try:
+                with urllib.request.urlopen(probe, timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except (OSError, urllib.error.URLError):
+                pass
+            time.sleep(0.2)
+        raise DachsError(f"no answer from {probe} within {timeout} s:\n"
+                         f"{_tail(self.server_log)}")
+
+    def stop_server(self, grace: float = 20.0) -> None:
+        """Stop the server started by :meth:`start_server`, if any.
+
+        Sends SIGTERM, and SIGKILL if the server has not exited after
+        ``grace`` seconds.
+
+        Parameters
+        ----------
+        grace : float
+            Seconds to wait after SIGTERM.
+        """
+        proc, self._server = self._server, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    @property
+    def server_running(self) -> bool:
+        """True while a server started by :meth:`start_server` runs."""
+        return self._server is not None and self._server.poll() is None
+
+    @contextlib.contextmanager
+    def serve(self, timeout: float = 60.0) -> Iterator["Instance"]:
+        """Context manager running the server for the duration of a block.
+
+        Parameters
+        ----------
+        timeout : float
+            Passed to :meth:`start_server`.
+
+        Yields
+        ------
+        Instance
+            This instance, with the server answering.
+        """
+        self.start_server(timeout)
+        try:
+            yield self
+        finally:
+            self.stop_server()
+
+    # ------------------------------------------------------------- removal
+
+    def destroy(self) -> None:
+        """Remove the instance: server, database, roles and root directory.
+
+        The checkout the instance links to is left alone.
+        """
+        self.stop_server()
+        drop_database_and_roles(self.dbname, self.role_prefix)
+        # Unlink first so no tree walk can ever descend into the checkout.
+        if self.resdir_link.is_symlink():
+            self.resdir_link.unlink()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+# -------------------------------------------------------------- creation
+
+def _write_rc(inst: Instance) -> None:
+    """(Re)write gavo.rc; it holds no secrets, so reuse may just overwrite."""
+    group = grp.getgrgid(os.getgid()).gr_name
+    inst.rc_path.write_text(f"""\
+# Private DaCHS instance written by hess_dr.instance; rewritten on reuse.
+[general]
+rootDir: {inst.root}
+group: {group}
+
+[web]
+serverURL: {inst.url}
+serverPort: {inst.port}
+bindAddress: 127.0.0.1
+sitename: hess_dr
+# empty: do not setuid to a "gavo" user
+user:
+
+[ivoa]
+authority: {inst.authority}
+""")
+
+
+def _read_password(profile: Path) -> str | None:
+    try:
+        text = profile.read_text()
+    except FileNotFoundError:
+        return None
+    match = re.search(r"^password\s*=\s*(\S+)\s*$", text, re.M)
+    return match.group(1) if match else None
+
+
+def _write_profiles(inst: Instance, pg_host: str, pg_port: int) -> None:
+    """Write etc/dsn and the DB profiles with prefixed role names.
+
+    With DaCHS's default role names, ``dachs init`` would reset the passwords
+    of cluster-wide roles shared by every other DaCHS on the machine.
+    Passwords are kept on reuse so the roles' passwords stay valid.
+    """
+    etc = inst.root / "etc"
+    etc.mkdir(parents=True, exist_ok=True)
+    (etc / "dsn").write_text(
+        f"database = {inst.dbname}\nhost = {pg_host}\nport = {pg_port}\n")
+    for profile, role in PROFILE_ROLES.items():
+        path = etc / profile
+        password = _read_password(path) or secrets.token_hex(16)
+        path.write_text(f"include dsn\nuser = {inst.role_prefix}{role}\n"
+                        f"password = {password}\n")
+        path.chmod(0o600)
+
+
+def _load_state(root: Path) -> dict:
+    try:
+        return json.loads((root / STATE_FILE).read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def _save_state(root: Path, state: dict) -> None:
+    (root / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
+
+
+def _link_resdir(inst: Instance, resdir: Path) -> None:
+    """Make ``<root>/inputs/hess_dr`` a symlink to ``resdir``."""
+    link = inst.resdir_link
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink():
+        if Path(os.readlink(link)) == resdir:
+            return
+        link.unlink()
+    elif link.exists():
+        raise DachsError(f"{link} exists and is not a symlink; remove it")
+    link.symlink_to(resdir, target_is_directory=True)
+
+
+def create_or_reuse(root: str | os.PathLike, port: int, dbname: str,
+                    role_prefix: str, authority: str = "hess-dr.example",
+                    extra_env: Mapping[str, str] | None = None, *,
+                    python: str | None = None,
+                    resdir: str | os.PathLike = CHECKOUT,
+                    pg_host: str = "localhost",
+                    pg_port: int = 5432) -> Instance:
+    """Create a private DaCHS instance, or bring an existing one up to date.
+
+    Writes ``gavo.rc`` (always, so a new port takes effect), ``etc/dsn`` and
+    the three DB profiles; creates the database if it is missing; runs
+    ``dachs init`` unless this database was initialised for this root
+    before; links ``resdir`` as ``<root>/inputs/hess_dr``; and imports
+    ``//obscore`` once.
+
+    Parameters
+    ----------
+    root : path-like
+        The GAVO root directory; created if missing.
+    port : int
+        Port for the web server (see :func:`free_port`).
+    dbname : str
+        PostgreSQL database name (lower-case letters, digits, ``_``).
+    role_prefix : str
+        Prefix of the database roles (same alphabet as ``dbname``).
+    authority : str
+        IVOA authority of the instance.
+    extra_env : mapping, optional
+        Extra environment for DaCHS processes, e.g. ``HESS_DR_CONFIG``.
+    python : str, optional
+        Interpreter running DaCHS; default :func:`default_python`.
+    resdir : path-like
+        The resource directory to publish; default the checkout.
+    pg_host, pg_port : str, int
+        Where DaCHS's roles reach PostgreSQL.
+
+    Returns
+    -------
+    Instance
+        The ready instance (server not started).
+
+    Raises
+    ------
+    DachsError
+        If a database or DaCHS command failed.
+    ValueError
+        If ``dbname`` or ``role_prefix`` is not a plain SQL name.
+    """
+    _check_sql_name("dbname", dbname)
+    _check_sql_name("role prefix", role_prefix)
+    root = Path(root).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    inst = Instance(root=root, port=port, dbname=dbname,
+                    role_prefix=role_prefix, authority=authority,
+                    extra_env=dict(extra_env or {}),
+                    python=python or default_python())
+    _write_rc(inst)
+    _write_profiles(inst, pg_host, pg_port)
+
+    state = _load_state(root)
+    fresh_db = not _database_exists(dbname)
+    if fresh_db:
+        _run_checked(["createdb", "--encoding=UTF-8", "--template=template0",
+                      "--locale=C", dbname])
+    wanted = {"dbname": dbname, "role_prefix": role_prefix}
+    if fresh_db or state.get("initialised") != wanted:
+        # init reads the profiles written above, so it creates prefixed roles
+        # (or resets the passwords of this instance's own roles).
+        inst.run_dachs("init", "-d", f"dbname={dbname}")
+        state = {"initialised": wanted}
+        _save_state(root, state)
+
+    _link_resdir(inst, Path(resdir).resolve())
+
+    if not state.get("obscore"):
+        inst.run_dachs("imp", "//obscore")
+        state["obscore"] = True
+        _save_state(root, state)
+    return inst
+
+
+# ------------------------------------------------------ operator config
+
+def write_operator_config(dest: str | os.PathLike, data_dir: str | os.PathLike,
+                          template: str | os.PathLike | None = None) -> Path:
+    """Write an operator configuration publishing ``data_dir``.
+
+    The file is the template (by default ``res/hess_dr.default.yaml``) with
+    the first collection's ``data_dir`` replaced by the absolute
+    ``data_dir``.  Comments of the template are not kept.
+
+    Parameters
+    ----------
+    dest : path-like
+        The YAML file to write.
+    data_dir : path-like
+        Directory holding the DL3 files of the first collection.
+    template : path-like, optional
+        Operator YAML with a top-level ``collections`` list.
+
+    Returns
+    -------
+    Path
+        ``dest``.
+
+    Raises
+    ------
+    ValueError
+        If the template has no ``collections`` list.
+    """
+    import yaml  # the one non-stdlib need of this module; keep it local
+
+    template = Path(template or CHECKOUT / "res" / "hess_dr.default.yaml")
+    config = yaml.safe_load(template.read_text())
+    collections = (config or {}).get("collections")
+    if not collections:
+        raise ValueError(f"{template}: no 'collections' list")
+    collections[0]["data_dir"] = str(Path(data_dir).resolve())
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(
+        f"# Generated from {template} by hess_dr.instance.\n"
+        + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    return dest

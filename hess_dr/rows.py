@@ -1,0 +1,191 @@
+"""Database rows from a :class:`~hess_dr.dl3.Run`: plain dicts in the units
+the resource descriptor declares.
+
+* :func:`obs_row`: one row of ``hess_dr.obs_index`` (GADF obs-index columns,
+  plus what ``ivoa.obscore`` and ``ivoa.obscore_hea`` are computed from);
+* :func:`gti_rows`: rows of ``hess_dr.gti``, one per good time interval.
+
+Times published as MJD are UTC (:data:`PUBLISHED_SCALE`), whatever the
+file's TIMESYS; MET values are copied as written.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from astropy import units as u
+from astropy.coordinates import Angle, SkyCoord
+from astropy.time import Time
+
+from .config import Collection
+from .dl3 import Run
+
+#: Time scale of every MJD value hess_dr publishes (t_min, t_max, GTIs).
+PUBLISHED_SCALE = "utc"
+
+#: Vertices of the polygon approximating the circular field of view.
+FOV_POLYGON_VERTICES = 24
+
+#: T-MOC order used for t_intervals: 61 is the finest, one microsecond.
+TMOC_ORDER = 61
+
+_US_PER_DAY = 86_400_000_000
+
+
+def mjd(time: Time) -> np.ndarray | float:
+    """MJD in :data:`PUBLISHED_SCALE`."""
+    return getattr(time, PUBLISHED_SCALE).mjd
+
+
+def product_accref(run: Run, collection: Collection, prefix: str = "hess_dr") -> str:
+    """The DaCHS access reference of an event list: ``<prefix>/<collection>/<path
+    relative to the collection's data directory>``."""
+    relative = Path(os.path.relpath(run.path, collection.data_dir)).as_posix()
+    return f"{prefix}/{collection.name}/{relative}"
+
+
+def fov_polygon(ra: float, dec: float, diameter: float) -> list[tuple[float, float]]:
+    """Vertices (deg) of a polygon inscribed in the circular field of view."""
+    centre = SkyCoord(ra * u.deg, dec * u.deg, frame="icrs")
+    angles = Angle(np.linspace(0, 360, FOV_POLYGON_VERTICES, endpoint=False), u.deg)
+    vertices = centre.directional_offset_by(angles, Angle(diameter / 2, u.deg))
+    # Counter-clockwise on the sky (east of north is increasing position
+    # angle), which is what pgsphere expects for the inside of a polygon.
+    return [(float(v.ra.deg), float(v.dec.deg)) for v in vertices]
+
+
+def _microseconds(time: Time) -> np.ndarray:
+    """Integer microseconds since JD 0 in TDB, the T-MOC time axis (MOC 2.0)."""
+    tdb = time.tdb
+    # jd1 holds whole (or half) days: keep it in exact integer arithmetic,
+    # since float64 cannot represent ~2e17 microseconds exactly.
+    whole = np.round(np.atleast_1d(tdb.jd1) * 2).astype(np.int64)
+    frac = np.atleast_1d(tdb.jd2) * _US_PER_DAY
+    return whole * (_US_PER_DAY // 2) + np.round(frac).astype(np.int64)
+
+
+def tmoc_ascii(start: Time, stop: Time, order: int = TMOC_ORDER) -> str:
+    """The intervals [start, stop) as an ASCII T-MOC (MOC 2.0), e.g. ``t61/a-b c-d``.
+
+    Overlapping or touching intervals are merged; cells at ``order`` last
+    2**(61-order) microseconds, and every cell touched by an interval is in.
+    """
+    shift = 61 - order
+    first = _microseconds(start) >> shift
+    last = (_microseconds(stop) - 1) >> shift
+    order_idx = np.argsort(first, kind="stable")
+    merged: list[list[int]] = []
+    for lo, hi in zip(first[order_idx].tolist(), last[order_idx].tolist()):
+        if hi < lo:
+            continue
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    cells = " ".join(f"{lo}-{hi}" if hi > lo else f"{lo}" for lo, hi in merged)
+    return f"t{order}/{cells}"
+
+
+def pointing_mode(convergence_depth: float | None) -> str | None:
+    """ObsCore-HEA pointing_mode from CONV_DEP (0: all telescopes parallel)."""
+    if convergence_depth is None:
+        return None
+    if convergence_depth == 0:
+        return "parallel"
+    return "convergent" if convergence_depth > 0 else "divergent"
+
+
+def _tev(quantity: u.Quantity | None) -> float | None:
+    return None if quantity is None else float(quantity.to_value(u.TeV))
+
+
+def _ev(quantity: u.Quantity | None) -> float | None:
+    return None if quantity is None else float(quantity.to_value(u.eV))
+
+
+def obs_title(run: Run, collection: Collection) -> str:
+    target = run.object_name or run.target_name or "unknown target"
+    return f"{collection.title_prefix} run {run.obs_id} ({target})"
+
+
+def obs_row(run: Run, collection: Collection, accref: str) -> dict:
+    """The ``hess_dr.obs_index`` row of a run.
+
+    Parameters
+    ----------
+    run : hess_dr.dl3.Run
+    collection : hess_dr.config.Collection
+    accref : str
+        The product's access reference (see :func:`product_accref`).
+    """
+    has_pointing = run.ra_pnt is not None and run.dec_pnt is not None
+    fov = collection.fov_diameter_deg
+    time_ref = run.time_ref
+    epoch = time_ref.epoch
+    mjdrefi = float(np.floor(epoch.jd1 - 2400000.5 + epoch.jd2))
+    # (jd1 - MJD zero - mjdrefi) is exact in float64; adding jd2 last keeps
+    # the sub-microsecond precision of the header's MJDREFF.
+    mjdreff = float((epoch.jd1 - 2400000.5 - mjdrefi) + epoch.jd2)
+    return {
+        "accref": accref,
+        "access_path": str(run.path),
+        "collection": collection.name,
+        "obs_collection": collection.obs_collection,
+        "obs_id": run.obs_id,
+        "obs_title": obs_title(run, collection),
+        "facility_name": collection.facility_name or run.telescope,
+        "telescop": run.telescope,
+        "instrume": run.instrument,
+        "object": run.object_name,
+        "target_name": run.target_name,
+        "target_tag": run.target_tag,
+        "obs_mode": run.obs_mode,
+        "ev_class": run.event_class,
+        "ra_pnt": run.ra_pnt, "dec_pnt": run.dec_pnt,
+        "glon_pnt": run.glon_pnt, "glat_pnt": run.glat_pnt,
+        "alt_pnt": run.alt_pnt, "az_pnt": run.az_pnt, "zen_pnt": run.zen_pnt,
+        "ra_obj": run.ra_obj, "dec_obj": run.dec_obj,
+        "ontime": run.ontime, "livetime": run.livetime, "deadc": run.deadc,
+        "tstart": run.tstart, "tstop": run.tstop,
+        "mjdrefi": mjdrefi,
+        "mjdreff": mjdreff,
+        "timesys": time_ref.timesys,
+        "date_obs": run.date_obs, "time_obs": run.time_obs,
+        "date_end": run.date_end, "time_end": run.time_end,
+        "t_min": float(mjd(run.t_start)), "t_max": float(mjd(run.t_stop)),
+        "n_tels": run.n_tels, "tellist": run.tellist, "quality": run.quality,
+        "muoneff": run.muoneff,
+        "geolon": run.geolon, "geolat": run.geolat, "altitude": run.altitude,
+        "event_count": run.event_count,
+        "safe_energy_lo": _tev(run.safe_energy_lo), "safe_energy_hi": _tev(run.safe_energy_hi),
+        "energy_min": _ev(run.energy_min), "energy_max": _ev(run.energy_max),
+        "em_min": run.wavelength_min, "em_max": run.wavelength_max,
+        "s_fov": fov if has_pointing else None,
+        "s_region_vertices": fov_polygon(run.ra_pnt, run.dec_pnt, fov) if has_pointing and fov else None,
+        "s_resolution": None if run.psf_radius is None else float(run.psf_radius.to_value(u.arcsec)),
+        "s_ref_energy": _ev(run.psf_ref_energy),
+        "s_ref_oaa": None if run.psf_ref_offset is None else float(run.psf_ref_offset.to_value(u.deg)),
+        "t_intervals": tmoc_ascii(run.gti.start, run.gti.stop),
+        "gti_count": len(run.gti),
+        "tracking_mode": collection.tracking_mode,
+        "scan_mode": collection.scan_mode(run.obs_mode),
+        "pointing_mode": pointing_mode(run.convergence_depth),
+        "analysis_mode": run.irf_containment,
+        "messenger_name": collection.messenger_name,
+        "messenger_pdgid": collection.messenger_pdgid,
+        "irf_types": " ".join(ref.hdu_type for ref in run.irfs) or None,
+        "owner": collection.owner,
+        "embargo": collection.embargo,
+        "problems": "; ".join(run.problems) or None,
+    }
+
+
+def gti_rows(run: Run) -> list[dict]:
+    """The ``hess_dr.gti`` rows of a run, one per good time interval."""
+    t_start, t_stop = np.atleast_1d(mjd(run.gti.start)), np.atleast_1d(mjd(run.gti.stop))
+    return [{"obs_id": run.obs_id, "collection": run.collection, "gti_index": i,
+             "met_start": float(run.gti.start_met[i]), "met_stop": float(run.gti.stop_met[i]),
+             "t_start": float(t_start[i]), "t_stop": float(t_stop[i]),
+             "duration": float(run.gti.stop_met[i] - run.gti.start_met[i])}
+            for i in range(len(run.gti))]

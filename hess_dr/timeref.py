@@ -1,0 +1,112 @@
+"""Mission elapsed time (MET) to absolute time, as OGIP/GADF headers define it.
+
+DL3 times are seconds (TIMEUNIT) since the reference epoch MJDREFI + MJDREFF
+(or MJDREF) in the time scale TIMESYS, shifted by TIMEZERO.  Real files write
+TIMESYS in any case ('TT', 'utc', 'TAI'), MJDREFI as a float, or only MJDREF.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from astropy import units as u
+from astropy.time import Time, TimeDelta
+
+# FITS TIMESYS values (any case) -> astropy time scales.
+_SCALES = {"TT": "tt", "TDT": "tt", "ET": "tt", "UTC": "utc", "TAI": "tai",
+           "TDB": "tdb", "TCB": "tcb", "TCG": "tcg", "UT1": "ut1",
+           "GPS": "tai"}  # GPS is TAI - 19 s; handled by the offset below
+_SCALE_OFFSET_S = {"GPS": -19.0}
+
+
+class TimeRefError(ValueError):
+    """The header does not define a usable time reference."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TimeReference:
+    """The epoch and unit that MET values in one HDU are counted from.
+
+    Attributes
+    ----------
+    epoch : astropy.time.Time
+        MJDREF in the file's own time scale.
+    unit : astropy.units.Unit
+        TIMEUNIT (seconds unless stated otherwise).
+    timezero : float
+        TIMEZERO, in ``unit``, added to every MET value.
+    timesys : str
+        TIMESYS as written in the file (upper-cased).
+    """
+
+    epoch: Time
+    unit: u.UnitBase
+    timezero: float
+    timesys: str
+
+    def to_time(self, met) -> Time:
+        """Convert MET value(s) to :class:`astropy.time.Time` (file's scale)."""
+        met = np.asarray(met, dtype=float) + self.timezero
+        offset = _SCALE_OFFSET_S.get(self.timesys, 0.0)
+        return self.epoch + TimeDelta((met * self.unit).to_value(u.s) + offset, format="sec")
+
+    def to_met(self, time: Time) -> np.ndarray:
+        """Convert :class:`astropy.time.Time` to MET (inverse of :meth:`to_time`)."""
+        offset = _SCALE_OFFSET_S.get(self.timesys, 0.0)
+        seconds = (time - self.epoch).to_value(u.s) - offset
+        return (seconds * u.s).to_value(self.unit) - self.timezero
+
+
+def _number(header, key):
+    value = header.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TimeRefError(f"{key}={value!r} is not a number") from None
+
+
+def time_reference(header, default_timesys: str | None = None) -> TimeReference:
+    """Build the :class:`TimeReference` of an HDU header.
+
+    Parameters
+    ----------
+    header : mapping
+        A FITS header (or any mapping of keywords).
+    default_timesys : str, optional
+        Used when TIMESYS is missing (from the operator configuration).
+
+    Raises
+    ------
+    TimeRefError
+        If MJDREF, TIMESYS or TIMEUNIT are missing or unusable.
+    """
+    mjdrefi, mjdreff = _number(header, "MJDREFI"), _number(header, "MJDREFF")
+    mjdref = _number(header, "MJDREF")
+    if mjdrefi is not None:
+        # MJDREFI written as a float (51910.0) is accepted; a fractional part
+        # there would be moved into the second part by astropy anyway.
+        jd1, jd2 = mjdrefi, mjdreff or 0.0
+    elif mjdref is not None:
+        jd1, jd2 = mjdref, 0.0
+    else:
+        raise TimeRefError("no time reference: MJDREFI/MJDREFF and MJDREF are missing")
+
+    timesys = header.get("TIMESYS") or default_timesys
+    if not timesys or not str(timesys).strip():
+        raise TimeRefError("TIMESYS is missing and no default is configured")
+    timesys = str(timesys).strip().upper()
+    if timesys not in _SCALES:
+        raise TimeRefError(f"TIMESYS={timesys!r} is not a supported time scale")
+
+    unit_name = str(header.get("TIMEUNIT") or "s").strip()
+    try:
+        unit = u.Unit(unit_name)
+        unit.to(u.s)
+    except (ValueError, u.UnitConversionError):
+        raise TimeRefError(f"TIMEUNIT={unit_name!r} is not a time unit") from None
+
+    epoch = Time(jd1, jd2, format="mjd", scale=_SCALES[timesys])
+    return TimeReference(epoch=epoch, unit=unit,
+                         timezero=_number(header, "TIMEZERO") or 0.0, timesys=timesys)

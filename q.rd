@@ -1,0 +1,404 @@
+<resource schema="hess_dr" resdir="hess_dr">
+  <meta name="creationDate">2026-11-21T12:00:00Z</meta>
+  <meta name="title">Gamma-ray DL3 event lists (H.E.S.S. DL3 DR1 and others)</meta>
+  <meta name="description">
+    Event lists of imaging atmospheric Cherenkov telescopes and other
+    high-energy instruments in the GADF DL3 format, published through
+    ObsCore (dataproduct_type 'event') with the draft high-energy extension
+    ivoa.obscore_hea, GADF observation metadata (hess_dr.obs_index) and the
+    good time intervals of every run (hess_dr.gti).  The default
+    configuration publishes the H.E.S.S. DL3 public test data release 1
+    (2018): observations of the Crab nebula, PKS 2155-304, MSH 15-52,
+    RX J1713.7-3946 and of empty fields, 2004 to 2008.
+  </meta>
+  <meta name="creator">H.E.S.S. Collaboration</meta>
+  <meta name="contentLevel">Research</meta>
+  <meta name="subject">gamma-ray-astronomy</meta>
+  <meta name="subject">high-energy-astrophysics</meta>
+  <meta name="subject">cherenkov-telescopes</meta>
+  <meta name="type">Archive</meta>
+  <meta name="content.type">Catalog</meta>
+  <meta name="facility">H.E.S.S.</meta>
+  <meta name="instrument">H.E.S.S. Phase I</meta>
+  <meta name="coverage.waveband">Gamma-ray</meta>
+  <meta name="source">2018hess.dl3.dr1......H</meta>
+  <meta name="referenceURL">https://www.mpi-hd.mpg.de/hfm/HESS/pages/dl3-dr1/</meta>
+  <LOOP>
+    <codeItems>
+      from hess_dr import config
+      yield {"rights": config.load().rights}
+    </codeItems>
+    <events>
+      <meta name="rights">\rights</meta>
+    </events>
+  </LOOP>
+
+  <table id="obs_index" onDisk="True" adql="True" primary="obs_publisher_did">
+    <meta name="description">
+      GADF observation index: one row per published event list, with the
+      lowercase GADF obs-index columns (pointing, times in MET, live time,
+      telescopes, quality...), and the values ivoa.obscore and
+      ivoa.obscore_hea are built from.  Values missing from an event list's
+      header are taken from the GADF obs-index file next to it, then from
+      the operator configuration, else NULL.
+    </meta>
+    <meta name="_associatedDatalinkService">
+      <meta name="serviceId">dl</meta>
+      <meta name="idColumn">obs_publisher_did</meta>
+    </meta>
+
+    <mixin>//products#table</mixin>
+    <mixin
+      productType="'event'"
+      calibLevel="calib_level"
+      collectionName="obs_collection"
+      targetName="object"
+      obsId="obs_id"
+      title="obs_title"
+      did="obs_publisher_did"
+      ra="ra_pnt"
+      dec="dec_pnt"
+      fov="s_fov"
+      coverage="s_region"
+      sResolution="s_resolution"
+      tMin="t_min"
+      tMax="t_max"
+      expTime="livetime"
+      emMin="em_min"
+      emMax="em_max"
+      oUCD="'phot.count'"
+      facilityName="facility_name"
+      instrumentName="instrume"
+      sXel1="-1"
+      sXel2="-1"
+      tXel="-1"
+      emXel="-1"
+      polXel="-1"
+      preview="NULL"
+      createDIDIndex="False"
+      >//obscore#publish</mixin>
+
+    <index columns="obs_id"/>
+    <index columns="t_min"/>
+    <index columns="t_max"/>
+    <index columns="target_name"/>
+    <index columns="s_region" method="GIST"/>
+
+    <column name="obs_publisher_did" type="text" ucd="meta.ref.ivoid"
+      tablehead="Dataset id" verbLevel="1" required="True"
+      description="Publisher's dataset identifier of the event list (the
+        DataLink ID; joins with ivoa.obscore and ivoa.obscore_hea)"/>
+    <column name="collection" type="text" ucd="meta.id;meta.dataset"
+      verbLevel="15" required="True"
+      description="Name of the hess_dr collection (operator configuration)"/>
+    <column name="obs_collection" type="text" ucd="meta.id"
+      verbLevel="15" required="True"
+      description="ObsCore collection name of the event list"/>
+    <column name="calib_level" type="smallint" ucd="meta.code;obs.calib"
+      verbLevel="25" required="True"
+      description="ObsCore calibration level (2: calibrated event list)"/>
+    <column name="obs_id" type="text" ucd="meta.id;obs"
+      tablehead="Obs. id" verbLevel="1" required="True"
+      description="Observation (run) identifier, OBS_ID, as text"/>
+    <column name="obs_title" type="text" ucd="meta.title;obs"
+      verbLevel="10"
+      description="Human-readable title of the event list"/>
+    <column name="facility_name" type="text" ucd="meta.id;instr.tel"
+      verbLevel="10"
+      description="Observatory or facility (configuration, else TELESCOP)"/>
+    <column name="telescop" type="text" ucd="meta.id;instr.tel"
+      verbLevel="20"
+      description="TELESCOP header keyword (mission name)"/>
+    <column name="instrume" type="text" ucd="meta.id;instr"
+      verbLevel="10"
+      description="Instrument (INSTRUME header, else configuration)"/>
+    <column name="object" type="text" ucd="meta.id;src"
+      verbLevel="15"
+      description="OBJECT header keyword: name of the observed field"/>
+    <column name="target_name" type="text" ucd="meta.id;src"
+      tablehead="Target" verbLevel="1"
+      description="Science target: obs-index TARGET_NAME, else OBJECT"/>
+    <column name="target_tag" type="text" ucd="meta.id;src"
+      verbLevel="25"
+      description="Short target tag from the obs-index (TARGET_TAG)"/>
+    <column name="obs_mode" type="text" ucd="meta.code;instr.setup"
+      verbLevel="15"
+      description="Observation mode (OBS_MODE, e.g. WOBBLE)"/>
+    <column name="ev_class" type="text" ucd="meta.code.class"
+      verbLevel="20"
+      description="Event class / selection cuts (EV_CLASS)"/>
+    <column name="ra_pnt" type="double precision" unit="deg"
+      ucd="pos.eq.ra;instr.pointing" verbLevel="1"
+      description="Pointing position, right ascension (ICRS)"/>
+    <column name="dec_pnt" type="double precision" unit="deg"
+      ucd="pos.eq.dec;instr.pointing" verbLevel="1"
+      description="Pointing position, declination (ICRS)"/>
+    <column name="glon_pnt" type="double precision" unit="deg"
+      ucd="pos.galactic.lon;instr.pointing" verbLevel="15"
+      description="Pointing position, galactic longitude"/>
+    <column name="glat_pnt" type="double precision" unit="deg"
+      ucd="pos.galactic.lat;instr.pointing" verbLevel="15"
+      description="Pointing position, galactic latitude"/>
+    <column name="alt_pnt" type="real" unit="deg"
+      ucd="pos.az.alt;instr.pointing" verbLevel="15"
+      description="Mean altitude of the pointing during the run"/>
+    <column name="az_pnt" type="real" unit="deg"
+      ucd="pos.az.azi;instr.pointing" verbLevel="15"
+      description="Mean azimuth of the pointing during the run"/>
+    <column name="zen_pnt" type="real" unit="deg"
+      ucd="pos.az.zd;instr.pointing" verbLevel="15"
+      description="Mean zenith angle of the pointing (ZEN_PNT, else
+        90 - ALT_PNT)"/>
+    <column name="ra_obj" type="double precision" unit="deg"
+      ucd="pos.eq.ra;src" verbLevel="20"
+      description="Right ascension of the target object (RA_OBJ)"/>
+    <column name="dec_obj" type="double precision" unit="deg"
+      ucd="pos.eq.dec;src" verbLevel="20"
+      description="Declination of the target object (DEC_OBJ)"/>
+    <column name="ontime" type="double precision" unit="s"
+      ucd="time.duration;obs.exposure" verbLevel="10"
+      description="Total good time including dead time (ONTIME)"/>
+    <column name="livetime" type="double precision" unit="s"
+      ucd="time.duration;obs.exposure" verbLevel="1"
+      description="Dead-time corrected observing time (LIVETIME)"/>
+    <column name="deadc" type="double precision"
+      ucd="arith.factor;instr.det" verbLevel="15"
+      description="Dead time correction factor, LIVETIME/ONTIME (DEADC)"/>
+    <column name="tstart" type="double precision" unit="s"
+      ucd="time.start;obs.exposure" verbLevel="15"
+      description="Start of the run in mission elapsed time (TSTART, seconds
+        since MJDREF in TIMESYS)"/>
+    <column name="tstop" type="double precision" unit="s"
+      ucd="time.end;obs.exposure" verbLevel="15"
+      description="End of the run in mission elapsed time (TSTOP)"/>
+    <column name="mjdrefi" type="double precision" unit="d"
+      ucd="time.epoch;meta.ref" verbLevel="25"
+      description="Integer part of the MET reference epoch (MJD, TIMESYS)"/>
+    <column name="mjdreff" type="double precision" unit="d"
+      ucd="time.epoch;meta.ref" verbLevel="25"
+      description="Fractional part of the MET reference epoch (MJD, TIMESYS)"/>
+    <column name="timesys" type="text" ucd="time.scale"
+      verbLevel="25"
+      description="Time scale of MET values and of date_obs...time_end
+        (TIMESYS, e.g. TT)"/>
+    <column name="date_obs" type="text" ucd="time.start;obs"
+      verbLevel="20"
+      description="Start date of the run (DATE-OBS, time scale TIMESYS)"/>
+    <column name="time_obs" type="text" ucd="time.start;obs"
+      verbLevel="20"
+      description="Start time of day of the run (TIME-OBS, TIMESYS)"/>
+    <column name="date_end" type="text" ucd="time.end;obs"
+      verbLevel="20"
+      description="End date of the run (DATE-END, TIMESYS)"/>
+    <column name="time_end" type="text" ucd="time.end;obs"
+      verbLevel="20"
+      description="End time of day of the run (TIME-END, TIMESYS)"/>
+    <column name="t_min" type="double precision" unit="d" xtype="mjd"
+      ucd="time.start;obs.exposure" verbLevel="1"
+      description="Start of the run, MJD UTC (converted with astropy from
+        TSTART, MJDREF and TIMESYS)"/>
+    <column name="t_max" type="double precision" unit="d" xtype="mjd"
+      ucd="time.end;obs.exposure" verbLevel="1"
+      description="End of the run, MJD UTC (from TSTOP)"/>
+    <column name="gti_count" type="integer" ucd="meta.number;time.interval"
+      verbLevel="20" required="True"
+      description="Number of good time intervals (rows in hess_dr.gti)"/>
+    <column name="t_intervals" type="text" ucd="time.interval;obs.exposure"
+      verbLevel="30"
+      description="Good time intervals as an ASCII T-MOC (MOC 2.0, order
+        61: microseconds since JD 0 in TDB)"/>
+    <column name="n_tels" type="smallint" ucd="meta.number;instr.tel"
+      verbLevel="15"
+      description="Number of telescopes participating in the run (N_TELS)">
+      <values nullLiteral="-1"/>
+    </column>
+    <column name="tellist" type="text" ucd="meta.id;instr.tel"
+      verbLevel="20"
+      description="Comma-separated telescope ids (TELLIST)"/>
+    <column name="quality" type="smallint" ucd="meta.code.qual"
+      verbLevel="15"
+      description="Run quality flag of the obs-index (QUALITY; 0: best)">
+      <values nullLiteral="-1"/>
+    </column>
+    <column name="muoneff" type="real" ucd="instr.calib"
+      verbLevel="20"
+      description="Muon efficiency of the telescopes (MUONEFF)"/>
+    <column name="geolon" type="double precision" unit="deg"
+      ucd="pos.earth.lon;instr.tel" verbLevel="25"
+      description="Longitude of the observatory (GEOLON)"/>
+    <column name="geolat" type="double precision" unit="deg"
+      ucd="pos.earth.lat;instr.tel" verbLevel="25"
+      description="Latitude of the observatory (GEOLAT)"/>
+    <column name="altitude" type="real" unit="m"
+      ucd="pos.earth.altitude;instr.tel" verbLevel="25"
+      description="Altitude of the observatory (ALTITUDE; km converted to m)"/>
+    <column name="event_count" type="bigint" ucd="meta.number;phot.count"
+      verbLevel="1" required="True"
+      description="Number of events in the event list (EVENTS rows)"/>
+    <column name="energy_min" type="double precision" unit="eV"
+      ucd="em.energy;stat.min" verbLevel="10"
+      description="Lowest reconstructed event energy"/>
+    <column name="energy_max" type="double precision" unit="eV"
+      ucd="em.energy;stat.max" verbLevel="10"
+      description="Highest reconstructed event energy"/>
+    <column name="em_min" type="double precision" unit="m"
+      ucd="em.wl;stat.min" verbLevel="25"
+      description="Shortest wavelength, h c / energy_max (ObsCore em_min)"/>
+    <column name="em_max" type="double precision" unit="m"
+      ucd="em.wl;stat.max" verbLevel="25"
+      description="Longest wavelength, h c / energy_min (ObsCore em_max)"/>
+    <column name="safe_energy_lo" type="real" unit="TeV"
+      ucd="em.energy;stat.min;instr.setup" verbLevel="15"
+      description="Lower bound of the safe energy range (obs-index, else
+        AEFF LO_THRES)"/>
+    <column name="safe_energy_hi" type="real" unit="TeV"
+      ucd="em.energy;stat.max;instr.setup" verbLevel="15"
+      description="Upper bound of the safe energy range (obs-index, else
+        AEFF HI_THRES)"/>
+    <column name="s_fov" type="real" unit="deg"
+      ucd="phys.angSize;instr.fov" verbLevel="15"
+      description="Diameter of the field of view (configuration)"/>
+    <column name="s_region" type="spoly" unit="deg"
+      ucd="pos.outline;obs.field" verbLevel="15"
+      description="Field of view: a polygon inscribed in the circle of
+        diameter s_fov around the pointing position"/>
+    <column name="s_resolution" type="real" unit="arcsec"
+      ucd="pos.angResolution" verbLevel="15"
+      description="PSF 68% containment radius at s_ref_energy and
+        s_ref_oaa (from the PSF HDU)"/>
+    <column name="s_ref_energy" type="double precision" unit="eV"
+      ucd="em.energy;instr.setup" verbLevel="25"
+      description="True energy at which s_resolution is evaluated"/>
+    <column name="s_ref_oaa" type="real" unit="deg"
+      ucd="pos.angDistance;instr.setup" verbLevel="25"
+      description="Offset from the pointing at which s_resolution is
+        evaluated"/>
+    <column name="tracking_mode" type="text" ucd="meta.code;instr.setup"
+      verbLevel="25" description="ObsCore-HEA tracking mode"/>
+    <column name="scan_mode" type="text" ucd="meta.code;instr.setup"
+      verbLevel="25" description="ObsCore-HEA scan mode (from OBS_MODE)"/>
+    <column name="pointing_mode" type="text" ucd="meta.code;instr.setup"
+      verbLevel="25"
+      description="ObsCore-HEA pointing mode (from CONV_DEP)"/>
+    <column name="analysis_mode" type="text" ucd="meta.code;instr.setup"
+      verbLevel="25"
+      description="IRF kind: full-enclosure or point-like (HDUCLAS3)"/>
+    <column name="messenger_name" type="text" ucd="meta.id;phys.particle"
+      verbLevel="25" description="Messenger particle"/>
+    <column name="messenger_pdgid" type="integer" ucd="meta.id;phys.particle"
+      verbLevel="25" description="PDG particle number of the messenger">
+      <values nullLiteral="-1"/>
+    </column>
+    <column name="irf_types" type="text" ucd="meta.code;instr.calib"
+      verbLevel="20"
+      description="Instrument responses available for the run, as GADF
+        HDU types (aeff edisp psf bkg rad_max)"/>
+    <column name="problems" type="text" ucd="meta.note"
+      verbLevel="30"
+      description="What was found odd in the file at import (or NULL)"/>
+  </table>
+
+  <table id="gti" onDisk="True" adql="True">
+    <meta name="description">
+      Good time intervals (GTIs) of every published event list, one row per
+      interval.  t_start/t_stop are MJD UTC like ivoa.obscore's t_min/t_max;
+      met_start/met_stop are the values in the event list (seconds since
+      MJDREF in TIMESYS, see hess_dr.obs_index).
+    </meta>
+    <foreignKey inTable="obs_index" source="obs_publisher_did"/>
+    <index columns="obs_publisher_did"/>
+    <index columns="t_start"/>
+    <index columns="t_stop"/>
+
+    <column original="obs_index.obs_publisher_did"/>
+    <column original="obs_index.obs_id"/>
+    <column original="obs_index.collection"/>
+    <column name="gti_index" type="integer" ucd="meta.number"
+      required="True" verbLevel="15"
+      description="Position of the interval within its run, from 0"/>
+    <column name="t_start" type="double precision" unit="d" xtype="mjd"
+      ucd="time.start" required="True" verbLevel="1"
+      description="Start of the good time interval, MJD UTC"/>
+    <column name="t_stop" type="double precision" unit="d" xtype="mjd"
+      ucd="time.end" required="True" verbLevel="1"
+      description="End of the good time interval, MJD UTC"/>
+    <column name="met_start" type="double precision" unit="s"
+      ucd="time.start" required="True" verbLevel="10"
+      description="Start of the interval in the event list's MET (GTI START)"/>
+    <column name="met_stop" type="double precision" unit="s"
+      ucd="time.end" required="True" verbLevel="10"
+      description="End of the interval in the event list's MET (GTI STOP)"/>
+    <column name="duration" type="double precision" unit="s"
+      ucd="time.duration" required="True" verbLevel="10"
+      description="Length of the interval, met_stop - met_start"/>
+  </table>
+
+  <data id="import">
+    <recreateAfter>hess_dr/hea#create</recreateAfter>
+    <sources recurse="True">
+      <LOOP>
+        <codeItems>
+          from hess_dr import config
+          for collection in config.load().collections:
+            for suffix in ("*.fits", "*.fits.gz"):
+              yield {"pattern": f"{collection.data_dir}/{suffix}"}
+        </codeItems>
+        <events>
+          <pattern>\pattern</pattern>
+        </events>
+      </LOOP>
+    </sources>
+    <customGrammar module="res/dl3grammar" isDispatching="True">
+      <rowfilter procDef="//products#define">
+        <bind key="table">"\schema.obs_index"</bind>
+        <bind key="accref">@accref</bind>
+        <bind key="path">@access_path</bind>
+        <bind key="owner">@owner</bind>
+        <bind key="embargo">@embargo</bind>
+        <bind key="mime">"application/x-fits-gadf"</bind>
+        <bind key="preview">None</bind>
+      </rowfilter>
+    </customGrammar>
+
+    <make table="obs_index" role="obs_index">
+      <rowmaker idmaps="*">
+        <map key="obs_publisher_did">\standardPubDID</map>
+      </rowmaker>
+    </make>
+
+    <make table="gti" role="gti">
+      <rowmaker idmaps="*">
+        <map key="obs_publisher_did">\standardPubDID</map>
+      </rowmaker>
+    </make>
+  </data>
+
+  <service id="dl" allowed="dlget,dlmeta">
+    <meta name="title">hess_dr event list DataLink</meta>
+    <meta name="description">DataLink for the published event lists: the
+      file itself and its terms of use.</meta>
+    <datalinkCore>
+      <descriptorGenerator procDef="//soda#fromStandardPubDID">
+        <bind key="accrefPrefix">"hess_dr/"</bind>
+      </descriptorGenerator>
+      <dataFunction procDef="//soda#generateProduct"/>
+    </datalinkCore>
+  </service>
+
+  <regSuite title="hess_dr regression tests (bundled sample)" sequential="True">
+    <regTest title="ObsCore lists the bundled sample">
+      <url parSet="TAP" QUERY="SELECT obs_id, dataproduct_type, calib_level,
+        target_name, t_exptime, s_xel1 FROM ivoa.obscore
+        WHERE obs_collection='HESS-DL3-DR1' ORDER BY obs_id"
+        >/tap/sync</url>
+      <code>
+        rows = self.getVOTableRows()
+        self.assertEqual([r["obs_id"] for r in rows], ["20136", "23523", "23526"])
+        self.assertEqual({r["dataproduct_type"] for r in rows}, {"event"})
+        self.assertEqual({r["s_xel1"] for r in rows}, {-1})
+        self.assertAlmostEqual(rows[1]["t_exptime"], 1581.73681640625, places=5)
+        self.assertEqual(rows[1]["target_name"], "Crab Nebula")
+      </code>
+    </regTest>
+  </regSuite>
+</resource>
