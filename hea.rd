@@ -87,7 +87,9 @@
       verbLevel="15"/>
     <column name="messenger_pdgid" type="integer" ucd="meta.id;phys.particle"
       description="PDG Monte Carlo particle number of the messenger (22: photon)"
-      verbLevel="25"/>
+      verbLevel="25">
+      <values nullLiteral="-1"/>
+    </column>
 
     <viewStatement>
       CREATE OR REPLACE VIEW \qName (\colNames) AS (

@@ -128,25 +128,25 @@
       verbLevel="20"
       description="Event class / selection cuts (EV_CLASS)"/>
     <column name="ra_pnt" type="double precision" unit="deg"
-      ucd="pos.eq.ra;instr.pointing" verbLevel="1"
+      ucd="pos.eq.ra;obs.field" verbLevel="1"
       description="Pointing position, right ascension (ICRS)"/>
     <column name="dec_pnt" type="double precision" unit="deg"
-      ucd="pos.eq.dec;instr.pointing" verbLevel="1"
+      ucd="pos.eq.dec;obs.field" verbLevel="1"
       description="Pointing position, declination (ICRS)"/>
     <column name="glon_pnt" type="double precision" unit="deg"
-      ucd="pos.galactic.lon;instr.pointing" verbLevel="15"
+      ucd="pos.galactic.lon;obs.field" verbLevel="15"
       description="Pointing position, galactic longitude"/>
     <column name="glat_pnt" type="double precision" unit="deg"
-      ucd="pos.galactic.lat;instr.pointing" verbLevel="15"
+      ucd="pos.galactic.lat;obs.field" verbLevel="15"
       description="Pointing position, galactic latitude"/>
     <column name="alt_pnt" type="real" unit="deg"
-      ucd="pos.az.alt;instr.pointing" verbLevel="15"
+      ucd="pos.az.alt;obs.field" verbLevel="15"
       description="Mean altitude of the pointing during the run"/>
     <column name="az_pnt" type="real" unit="deg"
-      ucd="pos.az.azi;instr.pointing" verbLevel="15"
+      ucd="pos.az.azi;obs.field" verbLevel="15"
       description="Mean azimuth of the pointing during the run"/>
     <column name="zen_pnt" type="real" unit="deg"
-      ucd="pos.az.zd;instr.pointing" verbLevel="15"
+      ucd="pos.az.zd;obs.field" verbLevel="15"
       description="Mean zenith angle of the pointing (ZEN_PNT, else
         90 - ALT_PNT)"/>
     <column name="ra_obj" type="double precision" unit="deg"
@@ -172,10 +172,10 @@
       ucd="time.end;obs.exposure" verbLevel="15"
       description="End of the run in mission elapsed time (TSTOP)"/>
     <column name="mjdrefi" type="double precision" unit="d"
-      ucd="time.epoch;meta.ref" verbLevel="25"
+      ucd="time.epoch" verbLevel="25"
       description="Integer part of the MET reference epoch (MJD, TIMESYS)"/>
     <column name="mjdreff" type="double precision" unit="d"
-      ucd="time.epoch;meta.ref" verbLevel="25"
+      ucd="time.epoch" verbLevel="25"
       description="Fractional part of the MET reference epoch (MJD, TIMESYS)"/>
     <column name="timesys" type="text" ucd="time.scale"
       verbLevel="25"
@@ -388,16 +388,102 @@
   <regSuite title="hess_dr regression tests (bundled sample)" sequential="True">
     <regTest title="ObsCore lists the bundled sample">
       <url parSet="TAP" QUERY="SELECT obs_id, dataproduct_type, calib_level,
-        target_name, t_exptime, s_xel1 FROM ivoa.obscore
+        target_name, t_min, t_max, t_exptime, em_min, em_max, s_ra, s_dec,
+        access_estsize, access_format, o_ucd FROM ivoa.obscore
         WHERE obs_collection='HESS-DL3-DR1' ORDER BY obs_id"
         >/tap/sync</url>
       <code>
         rows = self.getVOTableRows()
         self.assertEqual([r["obs_id"] for r in rows], ["20136", "23523", "23526"])
         self.assertEqual({r["dataproduct_type"] for r in rows}, {"event"})
-        self.assertEqual({r["s_xel1"] for r in rows}, {-1})
-        self.assertAlmostEqual(rows[1]["t_exptime"], 1581.73681640625, places=5)
-        self.assertEqual(rows[1]["target_name"], "Crab Nebula")
+        self.assertEqual({r["calib_level"] for r in rows}, {2})
+        self.assertEqual({r["o_ucd"] for r in rows}, {"phot.count"})
+        self.assertEqual({r["access_format"] for r in rows},
+          {"application/x-fits-gadf"})
+        crab = rows[1]
+        self.assertEqual(crab["target_name"], "Crab Nebula")
+        # TSTART 123890826 s TT after MJDREF = 2004-12-04T22:07:06 UTC
+        self.assertAlmostEqual(crab["t_min"], 53343.92159722222, places=9)
+        self.assertAlmostEqual(crab["t_max"], 53343.94112268519, places=9)
+        self.assertAlmostEqual(crab["t_exptime"], 1581.73681640625, places=5)
+        # hc / 100.978 TeV and hc / 0.244085 TeV, as float4
+        self.assertAlmostEqual(crab["em_min"]/1.2278321e-20, 1, places=6)
+        self.assertAlmostEqual(crab["em_max"]/5.0795588e-18, 1, places=6)
+        self.assertAlmostEqual(crab["s_ra"], 83.633333333333, places=9)
+        self.assertAlmostEqual(crab["s_dec"], 21.514444444444, places=9)
+        self.assertEqual(crab["access_estsize"], 510)
+      </code>
+    </regTest>
+
+    <regTest title="Event lists are not pixelised: every *_xel is -1">
+      <url parSet="TAP" QUERY="SELECT COUNT(*) AS n FROM ivoa.obscore
+        WHERE obs_collection='HESS-DL3-DR1' AND s_xel1=-1 AND s_xel2=-1
+        AND t_xel=-1 AND em_xel=-1 AND pol_xel=-1">/tap/sync</url>
+      <code>
+        self.assertEqual(self.getVOTableRows()[0]["n"], 3)
+      </code>
+    </regTest>
+
+    <regTest title="ObsCore-HEA joins ObsCore with event counts and energies in eV">
+      <url parSet="TAP" QUERY="SELECT o.obs_id, h.ev_xel, h.energy_min,
+        h.energy_max, h.t_intervals, h.obs_mode, h.tracking_mode, h.scan_mode,
+        h.pointing_mode, h.analysis_mode, h.event_type, h.messenger_name,
+        h.s_ref_energy
+        FROM ivoa.obscore AS o JOIN ivoa.obscore_hea AS h
+        ON o.obs_publisher_did=h.obs_publisher_did ORDER BY o.obs_id"
+        >/tap/sync</url>
+      <code>
+        rows = self.getVOTableRows()
+        self.assertEqual([r["ev_xel"] for r in rows], [11243, 7613, 7581])
+        crab = rows[1]
+        self.assertAlmostEqual(crab["energy_min"]/2.44084581732e11, 1, places=9)
+        self.assertAlmostEqual(crab["energy_max"]/1.00978134155e14, 1, places=9)
+        self.assertEqual(crab["t_intervals"],
+          "t61/211968958090183208-211968959777183207")
+        self.assertEqual(
+          (crab["obs_mode"], crab["tracking_mode"], crab["scan_mode"],
+            crab["pointing_mode"], crab["analysis_mode"], crab["event_type"],
+            crab["messenger_name"]),
+          ("WOBBLE", "sidereal", "on-source", "parallel", "full-enclosure",
+            "std", "photon"))
+        self.assertEqual(crab["s_ref_energy"], 1e12)
+      </code>
+    </regTest>
+
+    <regTest title="GTI table finds the run covering an instant">
+      <url parSet="TAP" QUERY="SELECT obs_id, met_start, met_stop, duration
+        FROM hess_dr.gti WHERE t_start &lt;= 53343.93 AND t_stop &gt;= 53343.93"
+        >/tap/sync</url>
+      <code>
+        rows = self.getVOTableRows()
+        self.assertEqual(len(rows), 1)
+        self.assertEqual(
+          (rows[0]["obs_id"], rows[0]["met_start"], rows[0]["met_stop"],
+            rows[0]["duration"]),
+          ("23523", 123890826.0, 123892513.0, 1687.0))
+      </code>
+    </regTest>
+
+    <regTest title="GADF observation metadata in lowercase obs-index columns">
+      <url parSet="TAP" QUERY="SELECT obs_id, zen_pnt, n_tels, tellist,
+        event_count, safe_energy_lo, date_obs, time_obs, timesys
+        FROM hess_dr.obs_index WHERE obs_id='23523'">/tap/sync</url>
+      <code>
+        row = self.getVOTableRows()[0]
+        self.assertAlmostEqual(row["zen_pnt"], 48.61021, places=4)
+        self.assertEqual((row["n_tels"], row["tellist"], row["event_count"]),
+          (4, "1,2,3,4", 7613))
+        self.assertAlmostEqual(row["safe_energy_lo"], 0.8709636, places=6)
+        self.assertEqual((row["date_obs"], row["time_obs"], row["timesys"]),
+          ("2004-12-04", "22:08:10.184", "TT"))
+      </code>
+    </regTest>
+
+    <regTest title="access_url downloads the event list">
+      <url>/getproduct/hess_dr/hess-dl3-dr1/hess_dl3_dr1_obs_id_023523.fits.gz</url>
+      <code>
+        self.assertHTTPStatus(200)
+        self.assertEqual(len(self.data), 522418)
       </code>
     </regTest>
   </regSuite>

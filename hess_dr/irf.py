@@ -1,6 +1,9 @@
 """Instrument response functions, read with Gammapy's IRF classes."""
 from __future__ import annotations
 
+import contextlib
+import importlib
+import locale
 import numpy as np
 from astropy import units as u
 
@@ -9,6 +12,31 @@ from .index import HduRef
 # HDUCLAS4 / HDU_CLASS values -> gammapy IRF tag, for files whose class is
 # not written in lower case or is missing.
 _DEFAULT_PSF_CLASS = "psf_table"
+
+
+@contextlib.contextmanager
+def _utf8_ctype():
+    """Temporarily switch LC_CTYPE to UTF-8.
+
+    DaCHS sets the C locale; ``regions`` (imported by gammapy) then fails to
+    read its own UTF-8 citation file with the locale's ASCII default.
+    """
+    saved = locale.setlocale(locale.LC_CTYPE)
+    try:
+        locale.setlocale(locale.LC_CTYPE, "C.UTF-8")
+    except locale.Error:
+        saved = None
+    try:
+        yield
+    finally:
+        if saved is not None:
+            locale.setlocale(locale.LC_CTYPE, saved)
+
+
+def import_gammapy(module: str = "gammapy.irf"):
+    """Import a gammapy module in a way that works inside DaCHS too."""
+    with _utf8_ctype():
+        return importlib.import_module(module)
 
 
 def load_irf(ref: HduRef):
@@ -21,8 +49,7 @@ def load_irf(ref: HduRef):
         (aeff_2d, edisp_2d, psf_table, psf_3gauss, psf_king, bkg_2d, bkg_3d,
         rad_max_2d).
     """
-    from gammapy.irf import IRF_REGISTRY
-
+    IRF_REGISTRY = import_gammapy("gammapy.irf").IRF_REGISTRY
     hdu_class = ref.hdu_class or (_DEFAULT_PSF_CLASS if ref.hdu_type == "psf" else "")
     cls = IRF_REGISTRY.get_cls(hdu_class)
     return cls.read(ref.path, hdu=ref.hdu)

@@ -132,6 +132,7 @@ def obs_row(run: Run, collection: Collection, accref: str) -> dict:
         "access_path": str(run.path),
         "collection": collection.name,
         "obs_collection": collection.obs_collection,
+        "calib_level": collection.calib_level,
         "obs_id": run.obs_id,
         "obs_title": obs_title(run, collection),
         "facility_name": collection.facility_name or run.telescope,
