@@ -23,9 +23,10 @@
     <foreignKey inTable="//obscore#ObsCore" source="obs_publisher_did"/>
 
     <column original="//obscore#ObsCore.obs_publisher_did"/>
-    <column name="ev_xel" type="bigint" ucd="meta.number;phot.count"
+    <column name="ev_xel" type="integer" ucd="meta.number;phot.count"
       utype="obscore:char.spectralaxis.numbins"
-      description="Number of events in the event list"
+      description="Number of events in the event list (integer rather than
+        bigint: DaCHS 2.7 serialises SUM() over bigint wrongly)"
       verbLevel="10" required="True"/>
     <column name="energy_min" type="double precision" unit="eV"
       ucd="em.energy;stat.min"

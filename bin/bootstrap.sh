@@ -25,7 +25,7 @@ log() { echo "[bootstrap] $*"; }
 missing_packages() {
   local pkg
   for pkg in "${DEB_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
+    [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" = "install ok installed" ] \
       || echo "$pkg"
   done
 }
@@ -40,10 +40,25 @@ start_postgres() {
     log "creating PostgreSQL cluster 15/main"
     pg_createcluster 15 main >/dev/null
   fi
-  if ! pg_status | grep -q online; then
+  if [[ "$(pg_status)" != online* ]]; then
     log "starting PostgreSQL 15/main"
     pg_ctlcluster 15 main start
   fi
+}
+
+apt_update() {
+  # The lists lock is not covered by DPkg::Lock::Timeout: retry while it is taken.
+  local try err
+  err=$(mktemp)
+  for try in $(seq 60); do
+    if "${APT_GET[@]}" update 2>"$err"; then rm -f "$err"; return 0; fi
+    grep -qi 'lock' "$err" || break
+    [ "$try" = 1 ] && log "apt is busy (lock held); waiting"
+    sleep 10
+  done
+  cat "$err" >&2
+  rm -f "$err"
+  return 1
 }
 
 install_packages() {
@@ -52,7 +67,7 @@ install_packages() {
   [ -z "$missing" ] && return 0
   log "installing Debian packages:" $missing
   # Fresh machines often have empty apt lists.
-  "${APT_GET[@]}" update
+  apt_update
   # shellcheck disable=SC2086  # word splitting of the package list is intended
   if ! "${APT_GET[@]}" install -y $missing; then
     # DaCHS' postinst needs a running PostgreSQL, which nothing started yet.

@@ -25,6 +25,7 @@ RESDIR = Path(__file__).resolve().parent.parent
 DEFAULT_FILE = RESDIR / "res" / "hess_dr.default.yaml"
 OPERATOR_FILE = RESDIR / "hess_dr.yaml"
 
+_YAML_BOOL_KEYS = {True: "ON", False: "OFF"}
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 # Allowed values of the ObsCore-HEA draft (REFERENCE.md section 2).
@@ -235,7 +236,9 @@ def _parse_collection(raw: Any, index: int, where: _Where, base_dir: Path) -> Co
         if scan_mode not in SCAN_MODES:
             raise where.error(f"{ctx}.scan_modes.{obs_mode}",
                               f"{scan_mode!r} is not one of {', '.join(SCAN_MODES)}")
-    values["scan_modes"] = {str(k).strip().upper(): v for k, v in scan_modes.items()}
+    # YAML 1.1 (PyYAML) reads the unquoted OBS_MODE keys ON and OFF as booleans.
+    values["scan_modes"] = {(_YAML_BOOL_KEYS[k] if isinstance(k, bool) else str(k).strip().upper()): v
+                            for k, v in scan_modes.items()}
 
     defaults = raw.get("defaults") or {}
     if not isinstance(defaults, dict):

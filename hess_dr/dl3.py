@@ -242,6 +242,7 @@ def read_run(path: str | os.PathLike, collection: Collection) -> Run:
         raise DL3Error(path, "empty file (0 bytes)")
     try:
         with fits.open(path, memmap=False, lazy_load_hdus=False) as hdus:
+            _check_complete(path, hdus)
             return _read_open_file(path, file_size, hdus, collection)
     except DL3Error:
         raise
@@ -249,6 +250,31 @@ def read_run(path: str | os.PathLike, collection: Collection) -> Run:
         raise DL3Error(path, f"not a readable FITS file: {exc}") from None
     except (ValueError, TypeError, KeyError, IndexError, UnicodeDecodeError) as exc:
         raise DL3Error(path, f"malformed FITS content: {exc}") from None
+
+
+def _check_complete(path: Path, hdus) -> None:
+    """Raise DL3Error for a truncated file (an interrupted copy or download).
+
+    astropy silently stops at a truncated gzip stream and only warns about
+    a short plain file, returning fewer or partial HDUs; both would publish
+    a run with missing IRFs or events.
+    """
+    with open(path, "rb") as f:
+        compressed = f.read(2) == b"\x1f\x8b"
+    if compressed:
+        try:
+            with gzip.open(path, "rb") as f:
+                size = 0
+                while chunk := f.read(1 << 20):
+                    size += len(chunk)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DL3Error(path, f"truncated or corrupt gzip stream: {exc}") from None
+    else:
+        size = path.stat().st_size
+    last = hdus.fileinfo(len(hdus) - 1)
+    expected = last["datLoc"] + last["datSpan"]
+    if size < expected:
+        raise DL3Error(path, f"truncated FITS file: {size} bytes, its HDUs need {expected}")
 
 
 def _find_hdu(hdus, hduclas1: str, extnames: tuple):
@@ -431,10 +457,10 @@ def _energy_range(path, events, look: _Lookup, problems):
     count = 0 if data is None else len(data)
     if count == 0:
         return None, None, 0
-    try:
-        energy = np.asarray(data[column.name], dtype=float)
-    except (ValueError, TypeError):
-        raise DL3Error(path, "ENERGY column is not numeric") from None
+    raw = np.asarray(data[column.name])
+    if raw.dtype.kind not in "iuf":
+        raise DL3Error(path, f"ENERGY column is not numeric (TFORM {column.format})")
+    energy = raw.astype(float)
     finite = np.isfinite(energy) & (energy > 0)
     if not finite.all():
         problems.append(f"{int((~finite).sum())} events with non-finite or non-positive ENERGY ignored for the energy range")

@@ -17,11 +17,14 @@ instances.  It uses the standard library only, except
 
 Examples
 --------
->>> inst = create_or_reuse("/tmp/gavo", free_port(), "hess_dr_x", "hessdr_x_")
->>> output = inst.import_resource()
->>> with inst.serve():
-...     print(inst.tap_url)
->>> inst.destroy()
+Not a doctest (it creates a database)::
+
+    inst = create_or_reuse("/tmp/gavo", free_port(), "hess_dr_x", "hessdr_x_",
+                           extra_env={"HESS_DR_CONFIG": "/tmp/hess_dr.yaml"})
+    output = inst.import_resource()
+    with inst.serve():
+        print(inst.tap_url)
+    inst.destroy()
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ RESDIR_NAME = "hess_dr"
 
 #: RDs imported, in this order, by :meth:`Instance.import_resource`
 #: (``hea`` first: ``q`` joins against its table).
-IMPORT_RDS = ("hess_dr/hea", "hess_dr/q")
+IMPORT_RDS = ("hess_dr/q",)  # q rebuilds hess_dr/hea#create (recreateAfter)
 
 #: RDs published to the instance's registry by :meth:`Instance.import_resource`.
 PUBLISH_RDS = ("hess_dr/q",)
@@ -157,9 +160,12 @@ def _run_checked(cmd: Sequence[str], **kwargs) -> subprocess.CompletedProcess:
 
 
 def _failure_message(cmd: Sequence[str], returncode: int, stdout: str,
-                     stderr: str) -> str:
-    return (f"command failed (exit {returncode}): {' '.join(map(str, cmd))}\n"
-            f"--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}")
+                     stderr: str | None) -> str:
+    """Describe a failed command; ``stderr=None`` if merged into stdout."""
+    head = f"command failed (exit {returncode}): {' '.join(map(str, cmd))}\n"
+    if stderr is None:
+        return f"{head}--- output ---\n{stdout}"
+    return f"{head}--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
 
 
 def _tail(path: Path, max_chars: int = 8000) -> str:
@@ -355,7 +361,7 @@ class Instance:
                 out.flush()
         output = "".join(lines)
         if proc.returncode:
-            raise DachsError(_failure_message(cmd, proc.returncode, output, ""))
+            raise DachsError(_failure_message(cmd, proc.returncode, output, None))
         return output
 
     def import_resource(self, out: IO[str] | None = None,

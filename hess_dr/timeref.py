@@ -16,7 +16,9 @@ from astropy.time import Time, TimeDelta
 _SCALES = {"TT": "tt", "TDT": "tt", "ET": "tt", "UTC": "utc", "TAI": "tai",
            "TDB": "tdb", "TCB": "tcb", "TCG": "tcg", "UT1": "ut1",
            "GPS": "tai"}  # GPS is TAI - 19 s; handled by the offset below
-_SCALE_OFFSET_S = {"GPS": -19.0}
+# Seconds to add to a time read in the scale above to get that scale's time:
+# a GPS clock reads 19 s behind TAI, so TAI = GPS + 19 s.
+_SCALE_OFFSET_S = {"GPS": 19.0}
 
 
 class TimeRefError(ValueError):

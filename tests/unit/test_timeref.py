@@ -1,0 +1,136 @@
+"""hess_dr.timeref: MET <-> absolute time as OGIP/GADF headers define it."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy import units as u
+from astropy.time import Time
+
+from hess_dr.timeref import TimeRefError, time_reference
+
+DR1 = {"MJDREFI": 51910, "MJDREFF": 0.000742870370370241, "TIMESYS": "TT", "TIMEUNIT": "s"}
+MET = np.array([0.0, 123890826.0, 123892513.5, 241650046.0, -1e6])
+
+
+def test_dr1_epoch_is_2001_utc_in_tt():
+    ref = time_reference(DR1)
+    assert ref.epoch.scale == "tt"
+    assert ref.epoch.utc.isot == "2001-01-01T00:00:00.000"
+    assert ref.to_time(123890826.0).utc.isot == "2004-12-04T22:07:06.000"
+    assert ref.to_time(241650046.0).utc.isot == "2008-08-28T21:00:45.000"  # after 2 leap seconds
+    assert (ref.unit, ref.timezero, ref.timesys) == (u.s, 0.0, "TT")
+
+
+@pytest.mark.parametrize("header", [
+    pytest.param(DR1, id="TT-seconds"),
+    pytest.param({**DR1, "TIMESYS": "utc"}, id="utc"),
+    pytest.param({**DR1, "TIMESYS": "TAI", "TIMEZERO": 12.5}, id="TAI-timezero"),
+    pytest.param({"MJDREF": 53000.5, "TIMESYS": "TDB", "TIMEUNIT": "d"}, id="TDB-days"),
+    pytest.param({**DR1, "TIMESYS": "GPS"}, id="GPS"),
+])
+def test_round_trip(header):
+    ref = time_reference(header)
+    met = MET / 86400 if header.get("TIMEUNIT") == "d" else MET
+    back = ref.to_met(ref.to_time(met))
+    tolerance = 1e-6 / 86400 if header.get("TIMEUNIT") == "d" else 1e-6
+    np.testing.assert_allclose(back, met, rtol=0, atol=tolerance)
+
+
+def test_to_time_is_vectorised_and_in_file_scale():
+    ref = time_reference({**DR1, "TIMESYS": "tai"})
+    times = ref.to_time(MET[:3])
+    assert times.shape == (3,) and times.scale == "tai"
+    np.testing.assert_allclose((times[1:] - times[0]).to_value(u.s), MET[1:3], atol=1e-6)
+
+
+@pytest.mark.parametrize("timesys, scale", [
+    ("TT", "tt"), ("tt", "tt"), (" Tt ", "tt"), ("TDT", "tt"), ("UTC", "utc"), ("utc", "utc"),
+    ("TAI", "tai"), ("tai", "tai"), ("TDB", "tdb"), ("TCB", "tcb"), ("TCG", "tcg"),
+])
+def test_timesys_any_case(timesys, scale):
+    ref = time_reference({**DR1, "TIMESYS": timesys})
+    assert ref.timesys == timesys.strip().upper()
+    expected = Time(51910.000742870370370241, format="mjd", scale=scale) + 1000 * u.s
+    assert abs((ref.to_time(1000.0) - expected).to_value(u.s)) < 1e-6
+
+
+def test_gps_matches_astropy_gps_format():
+    """GPS seconds since 1980-01-06 (GPS = TAI - 19 s), compared with astropy's own."""
+    ref = time_reference({"MJDREF": 44244.0, "TIMESYS": "GPS", "TIMEUNIT": "s"})
+    for seconds in (0.0, 1e9, 1.4e9):
+        expected = Time(seconds, format="gps")
+        assert abs((ref.to_time(seconds) - expected).to_value(u.s)) < 1e-6
+    assert ref.to_met(Time("2011-09-14T01:46:25", scale="utc")) == pytest.approx(1e9, abs=1e-6)
+
+
+def test_timezero_is_added():
+    plain = time_reference(DR1)
+    shifted = time_reference({**DR1, "TIMEZERO": 100.0})
+    assert shifted.timezero == 100.0
+    assert abs((shifted.to_time(0.0) - plain.to_time(100.0)).to_value(u.s)) < 1e-6
+    assert shifted.to_met(plain.to_time(150.0)) == pytest.approx(50.0, abs=1e-6)
+
+
+def test_timeunit_days_and_timezero_in_that_unit():
+    ref = time_reference({"MJDREFI": 51910, "MJDREFF": 0.5, "TIMESYS": "TT",
+                          "TIMEUNIT": "d", "TIMEZERO": 0.25})
+    assert ref.unit == u.day
+    assert ref.to_time(1.0).tt.mjd == pytest.approx(51910 + 0.5 + 1.25, abs=1e-10)
+    assert ref.to_time(1.0).tt.isot == "2001-01-02T18:00:00.000"
+
+
+def test_timeunit_defaults_to_seconds():
+    header = dict(DR1)
+    del header["TIMEUNIT"]
+    ref = time_reference(header)
+    assert ref.unit == u.s
+    assert abs((ref.to_time(86400.0) - ref.epoch).to_value(u.day) - 1) < 1e-12
+
+
+@pytest.mark.parametrize("header", [
+    pytest.param({"MJDREFI": 51910.0, "MJDREFF": 0.000742870370370241, "TIMESYS": "TT"},
+                 id="MJDREFI-float"),
+    pytest.param({"MJDREFI": "51910", "MJDREFF": "0.000742870370370241", "TIMESYS": "TT"},
+                 id="MJDREF-strings"),
+    pytest.param({"MJDREF": 51910.000742870370370241, "TIMESYS": "TT"}, id="MJDREF-only"),
+    pytest.param({"MJDREFI": 51910, "MJDREFF": 0.000742870370370241, "MJDREF": 1.0,
+                  "TIMESYS": "TT"}, id="MJDREFI-wins-over-MJDREF"),
+])
+def test_reference_epoch_forms(header):
+    ref = time_reference(header)
+    assert abs((ref.epoch - time_reference(DR1).epoch).to_value(u.s)) < 1e-5
+    assert ref.to_time(123890826.0).utc.isot == "2004-12-04T22:07:06.000"
+
+
+def test_mjdreff_missing_means_zero():
+    ref = time_reference({"MJDREFI": 51910, "TIMESYS": "UTC"})
+    assert ref.epoch.utc.isot == "2001-01-01T00:00:00.000"
+
+
+def test_default_timesys_used_only_when_missing():
+    header = {k: v for k, v in DR1.items() if k != "TIMESYS"}
+    assert time_reference(header, default_timesys="utc").timesys == "UTC"
+    assert time_reference({**header, "TIMESYS": ""}, default_timesys="TAI").timesys == "TAI"
+    assert time_reference(DR1, default_timesys="UTC").timesys == "TT"
+
+
+@pytest.mark.parametrize("header, default, message", [
+    pytest.param({"TIMESYS": "TT"}, None, "MJDREFI/MJDREFF and MJDREF are missing", id="no-MJDREF"),
+    pytest.param({"MJDREFI": "", "TIMESYS": "TT"}, None, "MJDREFI/MJDREFF and MJDREF are missing",
+                 id="blank-MJDREFI"),
+    pytest.param({"MJDREFI": "abc", "TIMESYS": "TT"}, None, "MJDREFI='abc' is not a number",
+                 id="MJDREFI-text"),
+    pytest.param({"MJDREFI": 51910}, None, "TIMESYS is missing and no default", id="no-TIMESYS"),
+    pytest.param({"MJDREFI": 51910, "TIMESYS": " "}, None, "TIMESYS is missing", id="blank-TIMESYS"),
+    pytest.param({"MJDREFI": 51910, "TIMESYS": "XYZ"}, "TT", "TIMESYS='XYZ' is not a supported",
+                 id="TIMESYS-XYZ"),
+    pytest.param({"MJDREFI": 51910, "TIMESYS": "TT", "TIMEUNIT": "m"}, None,
+                 "TIMEUNIT='m' is not a time unit", id="TIMEUNIT-metre"),
+    pytest.param({"MJDREFI": 51910, "TIMESYS": "TT", "TIMEUNIT": "fortnights"}, None,
+                 "TIMEUNIT='fortnights' is not a time unit", id="TIMEUNIT-unknown"),
+    pytest.param({"MJDREFI": 51910, "TIMESYS": "TT", "TIMEZERO": "x"}, None,
+                 "TIMEZERO='x' is not a number", id="TIMEZERO-text"),
+])
+def test_unusable_headers(header, default, message):
+    with pytest.raises(TimeRefError, match=message.replace("(", r"\(")):
+        time_reference(header, default_timesys=default)
