@@ -102,7 +102,7 @@
     </viewStatement>
   </table>
 
-  <data id="create" auto="False">
+  <data id="create">
     <make table="obscore_hea"/>
   </data>
 </resource>

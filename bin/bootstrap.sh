@@ -119,6 +119,20 @@ ensure_venv() {
   PIP_RAN=1
 }
 
+venv_dachs_commands() {
+  # DaCHS spawns `gavo taprun` (async TAP) and `dachs uwsrun` (UWS jobs) by
+  # name from PATH; with these wrappers first on PATH, those children run in
+  # the venv too and can import hess_dr and gammapy.
+  local name
+  for name in dachs gavo; do
+    if [ ! -x "$VENV/bin/$name" ]; then
+      printf '#!%s\nimport sys\nfrom gavo.user.cli import main\nsys.exit(main())\n' \
+        "$PWD/$VENV/bin/python" > "$VENV/bin/$name"
+      chmod +x "$VENV/bin/$name"
+    fi
+  done
+}
+
 smoke_test() {
   # `import gavo` succeeds even in a broken venv; importing gavo.api pulls in the
   # astropy-dependent modules that break first (angle_utilities with astropy 6).
@@ -139,6 +153,7 @@ ensure_pg_superuser
 STAMP="$VENV/.installed-$(cat pyproject.toml bin/bootstrap.sh | sha1sum | cut -c1-40)"
 PIP_RAN=
 ensure_venv
+venv_dachs_commands
 smoke_test
 if [ -n "$PIP_RAN" ]; then
   # Stamp only a venv that passed the smoke test, so a failed run is retried.

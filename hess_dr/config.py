@@ -215,6 +215,8 @@ def _parse_collection(raw: Any, index: int, where: _Where, base_dir: Path) -> Co
     for key in ("facility_name", "instrument_name", "tracking_mode", "messenger_name",
                 "owner", "rights", "rights_url"):
         values[key] = _opt_str(raw, key, where, ctx)
+    if values["messenger_name"] is None:  # absent: keep the dataclass default, like messenger_pdgid
+        del values["messenger_name"]
     for key in ("fov_diameter_deg", "psf_ref_energy_tev", "psf_ref_offset_deg"):
         if raw.get(key) is not None:
             values[key] = _positive_float(raw, key, where, ctx)

@@ -54,9 +54,11 @@ CHECKOUT = Path(__file__).resolve().parent.parent
 #: the RD ids are therefore ``hess_dr/q`` and ``hess_dr/hea``.
 RESDIR_NAME = "hess_dr"
 
-#: RDs imported, in this order, by :meth:`Instance.import_resource`
-#: (``hea`` first: ``q`` joins against its table).
-IMPORT_RDS = ("hess_dr/q",)  # q rebuilds hess_dr/hea#create (recreateAfter)
+#: RDs imported, in this order, by :meth:`Instance.import_resource`.
+#: ``q`` first: hea's view selects from hess_dr.obs_index.  Importing ``hea``
+#: publishes ivoa.obscore_hea in TAP_SCHEMA; later imports of ``q`` rebuild
+#: the view (recreateAfter) and keep that metadata.
+IMPORT_RDS = ("hess_dr/q", "hess_dr/hea")
 
 #: RDs published to the instance's registry by :meth:`Instance.import_resource`.
 PUBLISH_RDS = ("hess_dr/q",)
@@ -264,11 +266,16 @@ class Instance:
         """Environment for DaCHS processes of this instance.
 
         ``GAVOSETTINGS`` selects the instance's ``gavo.rc``; ``GAVOCUSTOM``
-        points nowhere so no site customisation is read.
+        points nowhere so no site customisation is read.  The interpreter's
+        directory goes first on ``PATH``: DaCHS spawns ``gavo taprun`` (async
+        TAP) and ``dachs uwsrun`` by name, and those must run in the venv
+        (bin/bootstrap.sh puts ``dachs`` and ``gavo`` wrappers there).
         """
         env = dict(os.environ)
         env.update(self.extra_env)
         env.update(GAVOSETTINGS=str(self.rc_path), GAVOCUSTOM="/invalid")
+        env["PATH"] = os.pathsep.join(
+            [str(Path(self.python).parent), env.get("PATH", "")])
         return env
 
     @property
@@ -369,7 +376,7 @@ class Instance:
                         publish_rds: Sequence[str] = PUBLISH_RDS) -> str:
         """Import the resource's RDs and publish the service.
 
-        Runs ``dachs imp hess_dr/hea``, ``dachs imp hess_dr/q`` and
+        Runs ``dachs imp hess_dr/q``, ``dachs imp hess_dr/hea`` and
         ``dachs pub hess_dr/q``, in this order, stopping at the first failure.
 
         Parameters

@@ -45,7 +45,7 @@ from astropy.time import Time, TimeDelta
 __all__ = [
     "DR1_SAMPLE", "FROM_HEADER", "IRF_TYPES", "HESS_SITE",
     "write_event_list", "write_irf_file", "write_obs_index", "write_hdu_index",
-    "hdu_index_rows", "truncated_copy", "event_header", "irf_hdus",
+    "hdu_index_rows", "truncated_copy", "event_header", "irf_hdus", "write_hdus",
 ]
 
 #: The real H.E.S.S. DR1 file the IRF HDUs are copied from.
@@ -286,7 +286,7 @@ def write_event_list(
     _update(events.header, header_overrides or {})
     if gti is not None:
         _update(hdus[2].header, gti_header_overrides or {})
-    return _write(fits.HDUList(hdus), path, gzip)
+    return write_hdus(fits.HDUList(hdus), path, gzip)
 
 
 def _power_law(rng, n, e_min, e_max, index):
@@ -390,7 +390,7 @@ def write_irf_file(path: str | os.PathLike, *, types: Iterable[str] = IRF_TYPES,
         if not hduclass:
             for key in [k for k in hdu.header if _HDUCLAS_PATTERN.match(k)]:
                 del hdu.header[key]
-    return _write(fits.HDUList([fits.PrimaryHDU(), *hdus]), path, gzip)
+    return write_hdus(fits.HDUList([fits.PrimaryHDU(), *hdus]), path, gzip)
 
 
 # --------------------------------------------------------------------------
@@ -460,7 +460,7 @@ def write_obs_index(directory: str | os.PathLike, rows: Sequence[Mapping[str, An
                          "MJDREFI": DR1_MJDREFI, "MJDREFF": DR1_MJDREFF,
                          "TIMEUNIT": "s", "TIMESYS": "TT", "TIMEREF": "local"})
     _update(hdu.header, header_overrides or {})
-    return _write(fits.HDUList([fits.PrimaryHDU(), hdu]), Path(directory) / name, None)
+    return write_hdus(fits.HDUList([fits.PrimaryHDU(), hdu]), Path(directory) / name, None)
 
 
 def hdu_index_rows(obs_id: Any, file_name: str, *, file_dir: str = ".",
@@ -517,7 +517,7 @@ def write_hdu_index(directory: str | os.PathLike, rows: Sequence[Mapping[str, An
     _update(hdu.header, {"HDUCLASS": "GADF", "HDUDOC": GADF_DOC, "HDUVERS": "0.2",
                          "HDUCLAS1": "INDEX", "HDUCLAS2": "HDU"})
     _update(hdu.header, header_overrides or {})
-    return _write(fits.HDUList([fits.PrimaryHDU(), hdu]), Path(directory) / name, None)
+    return write_hdus(fits.HDUList([fits.PrimaryHDU(), hdu]), Path(directory) / name, None)
 
 
 # --------------------------------------------------------------------------
@@ -542,7 +542,7 @@ def truncated_copy(source: str | os.PathLike, dest: str | os.PathLike,
 
 
 def _update(header: fits.Header, values: Mapping[str, Any]) -> None:
-    """Set keywords (long names via HIERARCH-free cards); None deletes."""
+    """Set header keywords in order; a value of None deletes the keyword."""
     for key, value in values.items():
         if value is None:
             header.remove(key, ignore_missing=True, remove_all=True)
@@ -550,8 +550,21 @@ def _update(header: fits.Header, values: Mapping[str, Any]) -> None:
             header[key] = value
 
 
-def _write(hdulist: fits.HDUList, path: str | os.PathLike, gzip: bool | None) -> Path:
-    """Write deterministically (gzip mtime 0), compressing if asked or if .gz."""
+def write_hdus(hdulist: fits.HDUList, path: str | os.PathLike, gzip: bool | None = None) -> Path:
+    """Write any HDU list deterministically (gzip header timestamp 0).
+
+    Parameters
+    ----------
+    hdulist : astropy.io.fits.HDUList
+    path : path-like
+        Parent directories are created; an existing file is overwritten.
+    gzip : bool, optional
+        Compress; default: when ``path`` ends with ``.gz``.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()

@@ -14,7 +14,7 @@ from astropy.io import fits
 from astropy.time import Time
 
 import synth
-from conftest import SAMPLE_DIR, make_collection
+from unit_support import SAMPLE_DIR, make_collection
 from hess_dr import dl3, rows
 
 HC_EV_M = 1.239841984332e-6
@@ -624,7 +624,7 @@ def test_missing_file(tmp_path, collection):
 @pytest.mark.parametrize("make, reason", [
     pytest.param(lambda p: synth.write_irf_file(p), "no EVENTS table (HDUs: PRIMARY, AEFF, EDISP, PSF, BKG)",
                  id="irf-only-file"),
-    pytest.param(lambda p: synth._write(fits.HDUList([fits.PrimaryHDU(np.zeros((4, 4)))]), p, None),
+    pytest.param(lambda p: synth.write_hdus(fits.HDUList([fits.PrimaryHDU(np.zeros((4, 4)))]), p),
                  "no EVENTS table (HDUs: PRIMARY)", id="image"),
     pytest.param(lambda p: synth.write_obs_index(p.parent, [{"OBS_ID": 1}]),
                  "GADF index file, not an event list", id="obs-index"),

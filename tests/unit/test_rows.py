@@ -1,8 +1,8 @@
 """hess_dr.rows: T-MOC strings, field-of-view polygons, accrefs and rows."""
 from __future__ import annotations
 
+import datetime
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +11,7 @@ from astropy.coordinates import SkyCoord
 from astropy.time import Time
 
 import synth
-from conftest import make_collection
+from unit_support import make_collection
 from hess_dr import dl3, rows
 
 JD0_TDB = Time(0.0, format="jd", scale="tdb")
@@ -155,7 +155,7 @@ def test_obs_row_derives_galactic_pointing(tmp_path, collection):
 
 
 def test_obs_row_title_and_collection_values(tmp_path):
-    coll = make_collection(tmp_path, owner="hess", embargo=__import__("datetime").date(2030, 1, 1),
+    coll = make_collection(tmp_path, owner="hess", embargo=datetime.date(2030, 1, 1),
                            facility_name=None)
     path = synth.write_event_list(tmp_path / "r.fits", obs_id="ABC-1", object_name="Vela X")
     row = rows.obs_row(dl3.read_run(path, coll), coll, "acc/ref")

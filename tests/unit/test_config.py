@@ -1,0 +1,210 @@
+"""hess_dr.config: the operator's YAML file, validated on load."""
+from __future__ import annotations
+
+import datetime
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from unit_support import CHECKOUT
+from hess_dr import config
+from hess_dr.config import ConfigError
+
+
+def test_shipped_default_loads():
+    cfg = config.load(config.DEFAULT_FILE)
+    assert cfg.source == config.DEFAULT_FILE
+    assert [c.name for c in cfg.collections] == ["hess-dl3-dr1"]
+    coll = cfg.collections[0]
+    assert coll.data_dir == CHECKOUT / "data"
+    assert coll.data_dir == Path("/work/main/data")
+    assert coll.obs_collection == "HESS-DL3-DR1"
+    assert coll.fov_diameter_deg == 5.0
+    assert (coll.psf_ref_energy_tev, coll.psf_ref_offset_deg) == (1.0, 0.5)
+    assert (coll.calib_level, coll.tracking_mode) == (2, "sidereal")
+    assert coll.default("TIMESYS") == "TT"
+    assert coll.default("ZEN_PNT") is None
+    assert coll.owner is None and coll.embargo is None
+    assert "No scientific publications may be derived from the data" in coll.rights
+    assert cfg.contact_email == "hess-dr@example.org"
+    assert cfg.collection_for(CHECKOUT / "data" / "x.fits.gz") is coll
+    assert cfg.collection_for("/elsewhere/x.fits") is None
+
+
+@pytest.mark.parametrize("obs_mode, scan_mode", [
+    ("WOBBLE", "on-source"), ("wobble", "on-source"), (" Pointing ", "on-source"),
+    # unquoted ON/OFF keys are YAML 1.1 booleans; they must still map
+    ("ON", "on-source"), ("on", "on-source"), ("OFF", "on-off"),
+    ("SCAN", "raster-map"), ("DRIFT", "on-the-fly-cross-scan"), ("SLEW", None), (None, None),
+])
+def test_shipped_default_scan_modes(obs_mode, scan_mode):
+    coll = config.load(config.DEFAULT_FILE).collections[0]
+    assert coll.scan_mode(obs_mode) == scan_mode
+
+
+def write(tmp_path: Path, text: str, name: str = "hess_dr.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    path = tmp_path / "runs"
+    path.mkdir()
+    return path
+
+
+MINIMAL = """\
+collections:
+  - name: one
+    data_dir: runs
+    obs_collection: ONE
+"""
+
+
+def test_minimal_file_and_relative_data_dir(tmp_path, data_dir):
+    cfg = config.load(write(tmp_path, MINIMAL))
+    (coll,) = cfg.collections
+    assert coll.data_dir == data_dir  # relative to the file's directory
+    assert coll.title_prefix == "ONE"
+    assert (coll.messenger_name, coll.messenger_pdgid, coll.calib_level) == ("photon", 22, 2)
+    assert coll.scan_modes == {} and coll.defaults == {}
+    assert cfg.rights == "See the individual collections."
+
+
+def test_full_collection(tmp_path, data_dir):
+    path = write(tmp_path, f"""\
+        service:
+          contact_name: Ops
+          contact_email: ops@example.org
+        collections:
+          - name: full_1
+            data_dir: {data_dir}
+            obs_collection: FULL
+            title_prefix: Full DL3
+            fov_diameter_deg: 3
+            psf_ref_energy_tev: 0.3
+            calib_level: 3
+            tracking_mode: fixed-az-el-transit
+            scan_modes: {{"ON": on-source, "off": on-off}}
+            defaults: {{TIMESYS: utc, Energy_Unit: GeV}}
+            owner: hessgroup
+            embargo: 2030-06-30
+            rights: Internal.
+          - name: other
+            data_dir: {data_dir}/sub
+            obs_collection: OTHER
+            embargo: "2031-01-01"
+            owner: g
+        """)
+    (data_dir / "sub").mkdir()
+    cfg = config.load(path)
+    full, other = cfg.collections
+    assert (full.fov_diameter_deg, full.psf_ref_energy_tev, full.calib_level) == (3.0, 0.3, 3)
+    assert full.scan_modes == {"ON": "on-source", "OFF": "on-off"}
+    assert full.default("timesys") == "utc" and full.default("ENERGY_UNIT") == "GeV"
+    assert full.embargo == datetime.date(2030, 6, 30)
+    assert other.embargo == datetime.date(2031, 1, 1)
+    assert (cfg.contact_name, cfg.contact_email) == ("Ops", "ops@example.org")
+    assert cfg.rights == "FULL:\nInternal."
+    # nested data directories: the innermost wins
+    assert cfg.collection_for(data_dir / "sub" / "a.fits") is other
+    assert cfg.collection_for(data_dir / "a.fits") is full
+
+
+@pytest.mark.parametrize("text, key, problem", [
+    pytest.param(MINIMAL + "    colour: red\n", "collections[0]", "unknown key(s) colour",
+                 id="unknown-collection-key"),
+    pytest.param("collection: []\n", "top level", "unknown key(s) collection", id="unknown-top-key"),
+    pytest.param("service: {phone: 1}\n" + MINIMAL, "service", "unknown key(s) phone",
+                 id="unknown-service-key"),
+    pytest.param("collections:\n  - name: one\n    obs_collection: ONE\n",
+                 "collections[one].data_dir", "is required", id="missing-data_dir"),
+    pytest.param(MINIMAL.replace("runs", "nowhere"), "collections[one].data_dir",
+                 "is not a directory", id="non-existent-data_dir"),
+    pytest.param(MINIMAL + "    tracking_mode: wobbly\n", "collections[one].tracking_mode",
+                 "'wobbly' is not one of", id="bad-tracking_mode"),
+    pytest.param(MINIMAL + "    scan_modes: {WOBBLE: zigzag}\n",
+                 "collections[one].scan_modes.WOBBLE", "'zigzag' is not one of",
+                 id="bad-scan_mode"),
+    pytest.param(MINIMAL + "    scan_modes: [a]\n", "collections[one].scan_modes",
+                 "must be a mapping", id="scan_modes-not-mapping"),
+    pytest.param(MINIMAL + "    fov_diameter_deg: -5\n", "collections[one].fov_diameter_deg",
+                 "-5 must be a positive number", id="negative-fov"),
+    pytest.param(MINIMAL + "    fov_diameter_deg: wide\n", "collections[one].fov_diameter_deg",
+                 "'wide' is not a number", id="fov-text"),
+    pytest.param(MINIMAL + "    fov_diameter_deg: .inf\n", "collections[one].fov_diameter_deg",
+                 "must be a positive number", id="fov-infinite"),
+    pytest.param(MINIMAL + "    embargo: 2030-01-01\n", "collections[one].embargo",
+                 "an embargo needs an owner group", id="embargo-without-owner"),
+    pytest.param(MINIMAL + "    owner: g\n    embargo: next year\n", "collections[one].embargo",
+                 "'next year' is not an ISO date", id="bad-embargo-date"),
+    pytest.param(MINIMAL + "    owner: g\n    embargo: 2030\n", "collections[one].embargo",
+                 "2030 is not an ISO date", id="embargo-number"),
+    pytest.param(MINIMAL + MINIMAL.split("\n", 1)[1], "collections",
+                 "collection name 'one' is used twice", id="duplicate-name"),
+    pytest.param("- a\n- b\n", "top level", "must be a mapping", id="top-level-list"),
+    pytest.param("just text\n", "top level", "must be a mapping", id="top-level-string"),
+    pytest.param("", "top level", "must be a mapping", id="empty-file"),
+    pytest.param("collections: []\n", "collections", "must be a non-empty list",
+                 id="no-collections"),
+    pytest.param("collections:\n  - just-a-name\n", "collections[0]", "must be a mapping",
+                 id="collection-not-mapping"),
+    pytest.param(MINIMAL.replace("name: one", "name: 'bad name'"), "collections[0].name",
+                 "use letters, digits", id="bad-name"),
+    pytest.param(MINIMAL + "    calib_level: 7\n", "collections[one].calib_level",
+                 "must be 0..4", id="calib_level-range"),
+    pytest.param(MINIMAL + "    calib_level: true\n", "collections[one].calib_level",
+                 "True is not an integer", id="calib_level-bool"),
+    pytest.param(MINIMAL + "    title_prefix: [a, b]\n", "collections[one].title_prefix",
+                 "must be a plain value", id="title-list"),
+    pytest.param(MINIMAL + "    defaults: [TIMESYS]\n", "collections[one].defaults",
+                 "must be a mapping", id="defaults-list"),
+])
+def test_invalid_documents(tmp_path, data_dir, text, key, problem):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: {key}: "), message
+    assert problem in message
+
+
+def test_invalid_yaml(tmp_path):
+    path = write(tmp_path, "collections: [\n  - name: {unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML") as info:
+        config.load(path)
+    assert str(path) in str(info.value)
+
+
+def test_unreadable_file(tmp_path):
+    path = tmp_path / "missing.yaml"
+    with pytest.raises(ConfigError, match="cannot read configuration") as info:
+        config.load(path)
+    assert str(info.value).startswith(str(path))
+
+
+def test_parse_takes_an_already_parsed_document(tmp_path, data_dir):
+    doc = yaml.safe_load(MINIMAL)
+    cfg = config.parse(doc, tmp_path / "virtual.yaml")
+    assert cfg.collections[0].data_dir == data_dir
+    with pytest.raises(ConfigError, match=r"virtual\.yaml: top level"):
+        config.parse(["not", "a", "mapping"], tmp_path / "virtual.yaml")
+
+
+def test_find_config_file_honours_environment(tmp_path):
+    target = tmp_path / "elsewhere.yaml"
+    assert config.find_config_file({"HESS_DR_CONFIG": str(target)}) == target
+    fallback = config.OPERATOR_FILE if config.OPERATOR_FILE.exists() else config.DEFAULT_FILE
+    assert config.find_config_file({}) == fallback
+    assert config.find_config_file({"HESS_DR_CONFIG": ""}) == fallback
+
+
+def test_load_without_path_uses_environment(tmp_path, data_dir, monkeypatch):
+    path = write(tmp_path, MINIMAL)
+    monkeypatch.setenv("HESS_DR_CONFIG", str(path))
+    cfg = config.load()
+    assert cfg.source == path and cfg.collections[0].name == "one"
