@@ -193,11 +193,11 @@
     <column name="time_end" type="text" ucd="time.end;obs"
       verbLevel="20"
       description="End time of day of the run (TIME-END, TIMESYS)"/>
-    <column name="t_min" type="double precision" unit="d" xtype="mjd"
+    <column name="t_min" type="double precision" unit="d"
       ucd="time.start;obs.exposure" verbLevel="1"
       description="Start of the run, MJD UTC (converted with astropy from
         TSTART, MJDREF and TIMESYS)"/>
-    <column name="t_max" type="double precision" unit="d" xtype="mjd"
+    <column name="t_max" type="double precision" unit="d"
       ucd="time.end;obs.exposure" verbLevel="1"
       description="End of the run, MJD UTC (from TSTOP)"/>
     <column name="gti_count" type="integer" ucd="meta.number;time.interval"
@@ -316,10 +316,10 @@
     <column name="gti_index" type="integer" ucd="meta.number"
       required="True" verbLevel="15"
       description="Position of the interval within its run, from 0"/>
-    <column name="t_start" type="double precision" unit="d" xtype="mjd"
+    <column name="t_start" type="double precision" unit="d"
       ucd="time.start" required="True" verbLevel="1"
       description="Start of the good time interval, MJD UTC"/>
-    <column name="t_stop" type="double precision" unit="d" xtype="mjd"
+    <column name="t_stop" type="double precision" unit="d"
       ucd="time.end" required="True" verbLevel="1"
       description="End of the good time interval, MJD UTC"/>
     <column name="met_start" type="double precision" unit="s"
