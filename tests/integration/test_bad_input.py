@@ -10,7 +10,7 @@ import pytest
 import pyvo
 from astropy.io import fits
 
-from conftest import SAMPLE_DATA, make_service, write_config
+from dachs_support import SAMPLE_DATA, make_service, write_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import synth  # noqa: E402

@@ -1,0 +1,108 @@
+"""The DataLink rows of one event list: semantics, content_qualifier, URLs.
+
+Pure: given what hess_dr.obs_index holds about a dataset and the service's
+URLs, return the links.  The RD's metaMaker turns each :class:`Link` into a
+DaCHS LinkDef.
+
+Derived products (single IRFs, the event bundle, previews, the GTI table)
+are served on demand by the ``prod`` service of q.rd:
+``<prod_url>?ID=<pubDID>&PRODUCT=<name>``, with PRODUCT one of
+:data:`PRODUCTS`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import urllib.parse
+
+#: DataLink 1.1 content_qualifier of each IRF type (GADF HDU type ->
+#: ObsCore-HEA product type).
+IRF_QUALIFIERS = {"aeff": "aeff", "edisp": "edisp", "psf": "psf", "bkg": "bkgrate",
+                  "rad_max": "rad_max"}
+
+IRF_DESCRIPTIONS = {
+    "aeff": "Effective area of the run (GADF FITS, one IRF)",
+    "edisp": "Energy dispersion of the run (GADF FITS, one IRF)",
+    "psf": "Point spread function of the run (GADF FITS, one IRF)",
+    "bkg": "Background rate model of the run (GADF FITS, one IRF)",
+    "rad_max": "Directional cut radius (RAD_MAX) of the run (GADF FITS, one IRF)",
+}
+
+#: PRODUCT values of the ``prod`` service -> media type.
+PRODUCTS = {
+    **{irf: "application/x-fits-gadf" for irf in IRF_QUALIFIERS},
+    "bundle": "application/x-fits-gadf",
+    "preview-image": "image/png",
+    "preview-plot": "image/png",
+    "gti": "application/x-votable+xml",
+    "terms": "text/plain;charset=utf-8",
+}
+
+GADF_MIME = "application/x-fits-gadf"
+
+
+@dataclasses.dataclass(frozen=True)
+class Link:
+    """One row of a DataLink response (DataLink 1.1 column names)."""
+
+    semantics: str
+    access_url: str
+    content_type: str
+    description: str
+    content_qualifier: str | None = None
+    content_length: int | None = None
+
+
+def product_url(prod_url: str, pub_did: str, product: str) -> str:
+    """URL of a derived product served by the ``prod`` service."""
+    query = urllib.parse.urlencode({"ID": pub_did, "PRODUCT": product})
+    return f"{prod_url}?{query}"
+
+
+def dataset_links(pub_did: str, *, file_url: str, file_size: int | None,
+                  irf_types: str | None, prod_url: str,
+                  rights_url: str | None) -> list[Link]:
+    """The links of one event list, in a stable order.
+
+    Parameters
+    ----------
+    pub_did : str
+        The dataset's publisher DID (obs_publisher_did).
+    file_url : str
+        Where the event list file is served (DaCHS getproduct URL).
+    file_size : int, optional
+        Its size in bytes.
+    irf_types : str, optional
+        Space-separated GADF HDU types of the IRFs available for the run
+        (``hess_dr.obs_index.irf_types``), e.g. ``"aeff edisp psf bkg"``.
+    prod_url : str
+        The ``prod`` service's dlget URL.
+    rights_url : str, optional
+        Where the terms of use are documented (collection configuration).
+    """
+    links = [Link("#this", file_url, GADF_MIME,
+                  "The event list (GADF DL3 FITS: EVENTS, GTI and the run's IRFs)",
+                  content_qualifier="event-list", content_length=file_size)]
+    available = (irf_types or "").split()
+    for irf in IRF_QUALIFIERS:
+        if irf in available:
+            links.append(Link("#calibration", product_url(prod_url, pub_did, irf), GADF_MIME,
+                              IRF_DESCRIPTIONS[irf], content_qualifier=IRF_QUALIFIERS[irf]))
+    links.append(Link("#package", product_url(prod_url, pub_did, "bundle"), GADF_MIME,
+                      "Events, GTIs and every IRF of the run in one GADF FITS file",
+                      content_qualifier="event-bundle"))
+    links.append(Link("#preview-image", product_url(prod_url, pub_did, "preview-image"),
+                      "image/png", "Counts map of the run (sky coordinates, pointing marked)"))
+    links.append(Link("#preview-plot", product_url(prod_url, pub_did, "preview-plot"),
+                      "image/png", "The run at a glance: energy and offset distributions,"
+                      " event rate over time with the GTIs shaded"))
+    links.append(Link("#auxiliary", product_url(prod_url, pub_did, "gti"),
+                      "application/x-votable+xml", "Good time intervals of the run (VOTable)",
+                      content_qualifier="gti"))
+    links.append(Link("#documentation", product_url(prod_url, pub_did, "terms"),
+                      "text/plain;charset=utf-8",
+                      "Terms of use of the data (must travel with every copy)",
+                      content_qualifier="terms-of-use"))
+    if rights_url:
+        links.append(Link("#documentation", rights_url, "text/html",
+                          "Web page of the data release and its terms of use"))
+    return links
