@@ -373,15 +373,78 @@
     </make>
   </data>
 
+  <!-- DataLink: res/datalink.py adapts DaCHS 2.7 to DataLink 1.1
+  (content_qualifier, #cutout, DALI error documents); hess_dr.links says
+  which links a dataset has. -->
+  <STREAM id="eventListDescriptor">
+    <descriptorGenerator>
+      <setup>
+        <code>
+          from gavo import utils
+          dlsupport, _ = utils.loadPythonModule(rd.getAbsPath("res/datalink"))
+          dlsupport.enable_datalink11()
+        </code>
+      </setup>
+      <code>
+        descriptor = dlsupport.make_descriptor(pubDID)
+        descriptor.support = dlsupport  # the metaMakers and dataFunctions call it
+        return descriptor
+      </code>
+    </descriptorGenerator>
+  </STREAM>
+
   <service id="dl" allowed="dlget,dlmeta">
-    <meta name="title">hess_dr event list DataLink</meta>
+    <meta name="title">hess_dr event list DataLink and SODA cutouts</meta>
     <meta name="description">DataLink for the published event lists: the
-      file itself and its terms of use.</meta>
+      file, each instrument response function as its own GADF file, the
+      events with their IRFs in one file, previews, the GTIs, the terms of
+      use, and server-side cutouts of the event list (SODA): by energy
+      (BAND in metres or ENERGY in TeV), time (TIME, MJD UTC) and sky region
+      (CIRCLE, POLYGON or POS).  A cutout is a valid GADF event list: only
+      the matching events, GTIs cut to the time window, consistent header
+      keywords, the IRFs kept, a HISTORY record of the cut.</meta>
+    <meta name="testQuery.pubDID"
+      >ivo://hess-dr.example/~?hess_dr/hess-dl3-dr1/hess_dl3_dr1_obs_id_023523.fits.gz</meta>
     <datalinkCore>
-      <descriptorGenerator procDef="//soda#fromStandardPubDID">
-        <bind key="accrefPrefix">"hess_dr/"</bind>
-      </descriptorGenerator>
-      <dataFunction procDef="//soda#generateProduct"/>
+      <FEED source="eventListDescriptor"/>
+      <metaMaker semantics="#this">
+        <code>
+          yield from descriptor.support.iter_links(descriptor, self.parent.parent)
+        </code>
+      </metaMaker>
+      <metaMaker semantics="#cutout">
+        <code>
+          yield from descriptor.support.soda_parameters(descriptor)
+        </code>
+      </metaMaker>
+      <dataFunction>
+        <code>
+          descriptor.data = descriptor.support.soda_cutout(descriptor, args)
+        </code>
+      </dataFunction>
+    </datalinkCore>
+  </service>
+
+  <service id="prod" allowed="dlget">
+    <meta name="title">hess_dr derived products</meta>
+    <meta name="description">Products derived from an event list on demand:
+      one instrument response function as a GADF file (PRODUCT=aeff, edisp,
+      psf, bkg, rad_max), events plus every IRF in one file (bundle), a
+      counts map (preview-image) and a summary plot (preview-plot) as PNG
+      (cached), the good time intervals as a VOTable (gti), the terms of
+      use (terms).  The DataLink service links to them.</meta>
+    <datalinkCore>
+      <FEED source="eventListDescriptor"/>
+      <metaMaker semantics="#this">
+        <code>
+          yield descriptor.support.product_parameter()
+        </code>
+      </metaMaker>
+      <dataFunction>
+        <code>
+          descriptor.data = descriptor.support.derived_product(descriptor, args)
+        </code>
+      </dataFunction>
     </datalinkCore>
   </service>
 

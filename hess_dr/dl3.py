@@ -216,7 +216,8 @@ class _Lookup:
         return None
 
 
-def read_run(path: str | os.PathLike, collection: Collection) -> Run:
+def read_run(path: str | os.PathLike, collection: Collection, *,
+             resolve_psf: bool = True) -> Run:
     """Read an event list into a :class:`Run`.
 
     Parameters
@@ -225,6 +226,9 @@ def read_run(path: str | os.PathLike, collection: Collection) -> Run:
         A FITS event list, optionally gzipped.
     collection : hess_dr.config.Collection
         The collection the file belongs to (defaults, field of view...).
+    resolve_psf : bool
+        Evaluate the PSF containment radius (needs gammapy; slow).  Serving
+        code that only needs the file's structure passes False.
 
     Raises
     ------
@@ -243,7 +247,7 @@ def read_run(path: str | os.PathLike, collection: Collection) -> Run:
     try:
         with fits.open(path, memmap=False, lazy_load_hdus=False) as hdus:
             _check_complete(path, hdus)
-            return _read_open_file(path, file_size, hdus, collection)
+            return _read_open_file(path, file_size, hdus, collection, resolve_psf)
     except DL3Error:
         raise
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
@@ -287,7 +291,8 @@ def _find_hdu(hdus, hduclas1: str, extnames: tuple):
     return None
 
 
-def _read_open_file(path: Path, file_size: int, hdus, collection: Collection) -> Run:
+def _read_open_file(path: Path, file_size: int, hdus, collection: Collection,
+                    resolve_psf: bool = True) -> Run:
     if path.name in gadf_index.INDEX_FILE_NAMES:
         raise NotAnEventList(path, "GADF index file, not an event list (used for metadata)")
     events = _find_hdu(hdus, "EVENTS", ("EVENTS",))
@@ -364,7 +369,8 @@ def _read_open_file(path: Path, file_size: int, hdus, collection: Collection) ->
     irfs = _find_irfs(path, hdus, indexes.irfs(obs_id))
     containment = _irf_containment(hdus, irfs)
     safe_lo, safe_hi = _safe_energies(hdus, obs_row, irfs)
-    psf_radius, psf_energy, psf_offset = _psf_resolution(irfs, collection, problems)
+    psf_radius, psf_energy, psf_offset = (_psf_resolution(irfs, collection, problems)
+                                          if resolve_psf else (None, None, None))
 
     altitude = _float(look.get("ALTITUDE"))
     if altitude is not None and altitude < 10:

@@ -1,0 +1,293 @@
+"""DaCHS side of hess_dr's DataLink, SODA and derived-product services.
+
+q.rd's datalink cores call the functions here; the work itself is done by
+the pure modules of the hess_dr package (links, soda, cutout, products,
+preview).  This module also brings DaCHS 2.7's DataLink responses up to
+DataLink 1.1 (see :func:`enable_datalink11`).
+"""
+import datetime
+import os
+import sys
+import traceback
+
+_RESDIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _RESDIR not in sys.path:
+    sys.path.insert(0, _RESDIR)
+
+from gavo import base, rscdef, svcs  # noqa: E402
+from gavo.protocols import datalink, products  # noqa: E402
+from gavo.votable import V  # noqa: E402
+from gavo import votable  # noqa: E402
+
+from hess_dr import config as hess_config  # noqa: E402
+from hess_dr import links as hess_links  # noqa: E402
+
+
+# ------------------------------------------------------- DataLink 1.1 for 2.7
+
+def enable_datalink11():
+    """Patch DaCHS 2.7's DataLink response to DataLink 1.1 (idempotent).
+
+    * adds the ``content_qualifier`` column to //datalink#dlresponse, and a
+      ``contentQualifier`` argument to LinkDef (DaCHS >= 2.8 has both);
+    * labels the service descriptor of the SODA endpoint ``#cutout`` rather
+      than the generic ``#proc`` (all this service's processing is cutouts);
+    * answers errors of dlget/dlmeta with DALI error documents (a VOTable
+      with QUERY_STATUS=ERROR) and HTTP 400 instead of text/plain 422.
+    """
+    dlrd = base.caches.getRD("//datalink")
+    response = dlrd.getById("dlresponse")
+    if "content_qualifier" in response.columns.nameIndex:
+        return
+    response.feedObject("column", base.makeStruct(
+        rscdef.Column, parent_=response, name="content_qualifier", type="text",
+        ucd="meta.code.class",
+        description="Kind of the linked resource (DataLink 1.1; for event"
+                    " lists and IRFs the ObsCore-HEA product types)",
+        verbLevel=1))
+    # the response's rowmaker was built from the old column list
+    make = dlrd.getById("make_response").makes[0]
+    make.rowmaker = rscdef.RowmakerDef.makeIdentityFromTable(response)
+
+    original_init = datalink.LinkDef.__init__
+    original_as_dict = datalink.LinkDef.asDict
+
+    def __init__(self, pubDID, accessURL, contentQualifier=None, **kwargs):
+        original_init(self, pubDID, accessURL, **kwargs)
+        self.dlRow["contentQualifier"] = contentQualifier
+
+    def asDict(self):
+        row = original_as_dict(self)
+        row["content_qualifier"] = self.dlRow.get("contentQualifier")
+        if row["semantics"] == "#proc" and row["service_def"]:
+            row["semantics"] = "#cutout"
+            row["content_qualifier"] = "event-list"
+        return row
+
+    datalink.LinkDef.__init__ = __init__
+    datalink.LinkDef.asDict = asDict
+
+    from gavo.web import vodal
+    vodal._DatalinkRendererBase._reportError = _report_dali_error
+
+
+def dali_error_document(message):
+    """A DALI error document: a VOTable with INFO QUERY_STATUS=ERROR."""
+    doc = V.VOTABLE[V.RESOURCE(type="results")[
+        V.INFO(name="QUERY_STATUS", value="ERROR")[message]]]
+    return votable.asString(doc, xmlDecl=True)
+
+
+def _report_dali_error(self, failure, request):
+    from twisted.web import server
+    from gavo.protocols import soda as dachs_soda
+    failure.trap(base.ValidationError, dachs_soda.EmptyData)
+    value = failure.value
+    request.setResponseCode(getattr(value, "responseCode", 400))
+    request.setHeader("content-type", "application/x-votable+xml")
+    request.write(dali_error_document(f"{type(value).__name__}: {value}"))
+    request.finish()
+    return server.NOT_DONE_YET
+
+
+# ---------------------------------------------------------------- descriptors
+
+class EventListDescriptor(datalink.ProductDescriptor):
+    """A product descriptor that also carries the dataset's obs_index row."""
+
+    suppressAutoLinks = True  # #this is made by hess_dr.links, with its qualifier
+    obs = None
+
+
+def _obs_row(pub_did):
+    with base.getTableConn() as conn:
+        rows = list(conn.queryToDicts(
+            "SELECT * FROM hess_dr.obs_index WHERE obs_publisher_did=%(did)s",
+            {"did": pub_did}))
+    return rows[0] if rows else None
+
+
+def make_descriptor(pub_did, accref_prefix="hess_dr/"):
+    """Descriptor generator: the EventListDescriptor of a pubDID, or a fault."""
+    try:
+        accref = rscdef.getAccrefFromStandardPubDID(pub_did)
+    except ValueError:
+        return datalink.DatalinkFault.NotFoundFault(
+            pub_did, "Not a publisher DID of this service")
+    descriptor = EventListDescriptor.fromAccref(pub_did, accref, accref_prefix)
+    if isinstance(descriptor, datalink.DatalinkFault):
+        return descriptor
+    descriptor.obs = _obs_row(pub_did)
+    if descriptor.obs is None:
+        return datalink.DatalinkFault.NotFoundFault(
+            pub_did, "No event list with this publisher DID")
+    if descriptor.embargo and descriptor.embargo > datetime.date.today():
+        # Derived products and cutouts are not authenticated here; the file
+        # itself stays available to its owner group through /getproduct.
+        return datalink.DatalinkFault.AuthenticationFault(
+            pub_did, f"Proprietary until {descriptor.embargo}; only the file"
+            " itself is served (to its owners)", semantics="#this")
+    return descriptor
+
+
+def collection_of(descriptor):
+    """The configured collection of a descriptor's dataset (or None)."""
+    configuration = hess_config.load()
+    return next((c for c in configuration.collections
+                 if c.name == descriptor.obs["collection"]), None)
+
+
+def iter_links(descriptor, service):
+    """Yield the LinkDefs of a dataset (metaMaker body)."""
+    collection = collection_of(descriptor)
+    for link in hess_links.dataset_links(
+            descriptor.pubDID,
+            file_url=products.makeProductLink(descriptor.accref),
+            file_size=descriptor.estimateSize(),
+            irf_types=descriptor.obs["irf_types"],
+            prod_url=service.rd.getById("prod").getURL("dlget"),
+            rights_url=collection.rights_url if collection else None):
+        yield descriptor.makeLink(
+            link.access_url, semantics=link.semantics, contentType=link.content_type,
+            description=link.description, contentLength=link.content_length,
+            contentQualifier=link.content_qualifier)
+
+
+def internal_error(exc):
+    """Log an unexpected exception and turn it into a DALI error reply
+    (ServiceFault, HTTP 500): a client gets a VOTable, never a traceback."""
+    base.ui.notifyError("hess_dr: " + "".join(traceback.format_exception(exc)))
+    error = base.ValidationError(f"ServiceFault: {type(exc).__name__}: {exc}", "ID")
+    error.responseCode = 500
+    return error
+
+
+def usage_error(message, parameter="ID"):
+    """A ValidationError answered as a DALI error with HTTP 400."""
+    error = base.ValidationError(f"UsageFault: {message}", parameter)
+    error.responseCode = 400
+    return error
+
+
+# ---------------------------------------------------------- derived products
+
+def _local_path(descriptor):
+    return os.path.join(base.getConfig("inputsDir"), descriptor.accessPath)
+
+
+def _read_run(descriptor):
+    from hess_dr import dl3
+    collection = collection_of(descriptor)
+    if collection is None:
+        raise usage_error(f"dataset of unknown collection {descriptor.obs['collection']}")
+    return dl3.read_run(_local_path(descriptor), collection, resolve_psf=False)
+
+
+def product_parameter():
+    """The PRODUCT input key of the prod service."""
+    return base.makeStruct(
+        svcs.InputKey, name="PRODUCT", type="text", required=True,
+        ucd="meta.code.class", multiplicity="forced-single",
+        description="Which derived product: " + ", ".join(hess_links.PRODUCTS),
+        values=base.makeStruct(rscdef.Values, options=[
+            base.makeStruct(rscdef.Option, content_=name) for name in hess_links.PRODUCTS]))
+
+
+def _preview_cache_dir():
+    return os.path.join(base.getConfig("cacheDir"), "hess_dr", "previews")
+
+
+def derived_product(descriptor, args):
+    """Data function of the prod service: (media type, bytes)."""
+    product = args.get("PRODUCT")
+    if product not in hess_links.PRODUCTS:
+        raise usage_error(f"PRODUCT must be one of {', '.join(hess_links.PRODUCTS)}", "PRODUCT")
+    media_type = hess_links.PRODUCTS[product]
+    try:
+        if product == "terms":
+            collection = collection_of(descriptor)
+            return media_type, ((collection and collection.rights) or "").encode("utf-8")
+        if product in ("preview-image", "preview-plot"):
+            from hess_dr import preview
+            builder = preview.counts_map_png if product == "preview-image" else preview.run_summary_png
+            path = _local_path(descriptor)
+            png, _ = preview.cached_png(_preview_cache_dir(), preview.file_key(path), product,
+                                        lambda: builder(_read_run(descriptor)))
+            return media_type, png
+        run = _read_run(descriptor)
+        if product == "gti":
+            from hess_dr import tables
+            return media_type, tables.gti_votable(run)
+        from hess_dr import cutout, products as hess_products
+        if product == "bundle":
+            return media_type, cutout.write_bytes(hess_products.bundle(run))
+        if run.irf(product) is None:
+            raise usage_error(f"observation {run.obs_id} has no {product} IRF", "PRODUCT")
+        return media_type, cutout.write_bytes(hess_products.single_irf(run, product))
+    except base.ValidationError:
+        raise
+    except Exception as exc:
+        raise internal_error(exc) from exc
+
+
+# --------------------------------------------------------------- SODA cutout
+
+def soda_parameters(descriptor):
+    """The SODA input keys of the dl service, with the dataset's bounds."""
+    obs = descriptor.obs
+    MS = base.makeStruct
+
+    def interval(name, unit, ucd, description, low=None, high=None):
+        values = MS(rscdef.Values, min=low, max=high) if low is not None else None
+        return MS(svcs.InputKey, name=name, type="double precision[2]", xtype="interval",
+                  unit=unit, ucd=ucd, multiplicity="forced-single",
+                  description=description, values=values)
+
+    yield interval("BAND", "m", "em.wl",
+                   "Wavelength interval of the events to keep (SODA; E = hc/lambda)",
+                   obs["em_min"], obs["em_max"])
+    tev = 1e-12
+    yield interval("ENERGY", "TeV", "em.energy",
+                   "Energy interval of the events to keep, in TeV (convenience for BAND)",
+                   obs["energy_min"] * tev if obs["energy_min"] else None,
+                   obs["energy_max"] * tev if obs["energy_max"] else None)
+    yield interval("TIME", "d", "time.interval;obs.exposure",
+                   "Time interval (MJD UTC) of the events and GTIs to keep",
+                   obs["t_min"], obs["t_max"])
+    yield MS(svcs.InputKey, name="CIRCLE", type="double precision(3)", xtype="circle",
+             unit="deg", ucd="phys.angArea;obs", multiplicity="forced-single",
+             description="Keep events in this circle (ICRS ra, dec, radius)")
+    yield MS(svcs.InputKey, name="POLYGON", type="double precision(*)", xtype="polygon",
+             unit="deg", ucd="phys.angArea;obs", multiplicity="forced-single",
+             description="Keep events in this polygon (ICRS ra, dec pairs)")
+    yield MS(svcs.InputKey, name="POS", type="text", ucd="phys.angArea;obs",
+             multiplicity="forced-single",
+             description="Keep events in this region: CIRCLE ra dec r,"
+                         " RANGE ra1 ra2 dec1 dec2, or POLYGON ra1 dec1 ...")
+
+
+def _as_text(value):
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return " ".join(repr(float(item)) for item in value)
+
+
+def soda_cutout(descriptor, args):
+    """Data function of the dl service: (media type, bytes) of the cutout."""
+    from hess_dr import cutout, soda
+    raw = {name: _as_text(args.get(name)) for name in ("BAND", "ENERGY", "TIME",
+                                                        "CIRCLE", "POLYGON", "POS")}
+    raw = {name: value for name, value in raw.items() if value is not None}
+    try:
+        spec = soda.parse_parameters(raw)
+    except soda.SodaError as exc:
+        raise usage_error(str(exc), getattr(exc, "parameter", "ID")) from None
+    try:
+        run = _read_run(descriptor)
+        return hess_links.GADF_MIME, cutout.write_bytes(cutout.cutout(run, spec))
+    except base.ValidationError:
+        raise
+    except Exception as exc:
+        raise internal_error(exc) from exc
