@@ -25,7 +25,12 @@
   <meta name="referenceURL">https://www.mpi-hd.mpg.de/hfm/HESS/pages/dl3-dr1/</meta>
   <LOOP>
     <codeItems>
+      # Runs when the RD is loaded, before any request is parsed: bring
+      # DaCHS 2.7's DataLink up to DataLink 1.1 (see res/datalink.py).
+      from gavo import utils
       from hess_dr import config
+      datalink_support, _ = utils.loadPythonModule(str(config.RESDIR / "res" / "datalink"))
+      datalink_support.enable_datalink11()
       yield {"rights": config.load().rights}
     </codeItems>
     <events>
@@ -382,7 +387,6 @@
         <code>
           from gavo import utils
           dlsupport, _ = utils.loadPythonModule(rd.getAbsPath("res/datalink"))
-          dlsupport.enable_datalink11()
         </code>
       </setup>
       <code>

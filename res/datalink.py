@@ -17,7 +17,6 @@ if _RESDIR not in sys.path:
 from gavo import base, rscdef, svcs  # noqa: E402
 from gavo.protocols import datalink, products  # noqa: E402
 from gavo.votable import V  # noqa: E402
-from gavo import votable  # noqa: E402
 
 from hess_dr import config as hess_config  # noqa: E402
 from hess_dr import links as hess_links  # noqa: E402
@@ -33,7 +32,11 @@ def enable_datalink11():
     * labels the service descriptor of the SODA endpoint ``#cutout`` rather
       than the generic ``#proc`` (all this service's processing is cutouts);
     * answers errors of dlget/dlmeta with DALI error documents (a VOTable
-      with QUERY_STATUS=ERROR) and HTTP 400 instead of text/plain 422.
+      with QUERY_STATUS=ERROR) and HTTP 400 instead of text/plain 422;
+    * gives service_def the UCD meta.ref that DataLink 1.1 prescribes;
+    * sends the DataLink media type to every non-browser client (2.7
+      answers text/xml to any client whose Accept header mentions
+      text/html, as Java's default one does).
     """
     dlrd = base.caches.getRD("//datalink")
     response = dlrd.getById("dlresponse")
@@ -45,6 +48,7 @@ def enable_datalink11():
         description="Kind of the linked resource (DataLink 1.1; for event"
                     " lists and IRFs the ObsCore-HEA product types)",
         verbLevel=1))
+    response.getColumnByName("service_def").ucd = "meta.ref"
     # the response's rowmaker was built from the old column list
     make = dlrd.getById("make_response").makes[0]
     make.rowmaker = rscdef.RowmakerDef.makeIdentityFromTable(response)
@@ -69,13 +73,22 @@ def enable_datalink11():
 
     from gavo.web import vodal
     vodal._DatalinkRendererBase._reportError = _report_dali_error
+    original_format = vodal.DatalinkGetMetaRenderer._formatData
+
+    def _formatData(self, svcResult, request):
+        mime, data = svcResult
+        if mime == "text/xml" and "Mozilla" not in (request.getHeader("user-agent") or ""):
+            svcResult = (vodal.DatalinkGetMetaRenderer.resultType, data)
+        return original_format(self, svcResult, request)
+
+    vodal.DatalinkGetMetaRenderer._formatData = _formatData
 
 
 def dali_error_document(message):
     """A DALI error document: a VOTable with INFO QUERY_STATUS=ERROR."""
     doc = V.VOTABLE[V.RESOURCE(type="results")[
         V.INFO(name="QUERY_STATUS", value="ERROR")[message]]]
-    return votable.asString(doc, xmlDecl=True)
+    return b"<?xml version='1.0' encoding='utf-8'?>\n" + doc.render()
 
 
 def _report_dali_error(self, failure, request):

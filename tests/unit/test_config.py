@@ -19,7 +19,7 @@ def test_shipped_default_loads():
     assert [c.name for c in cfg.collections] == ["hess-dl3-dr1"]
     coll = cfg.collections[0]
     assert coll.data_dir == CHECKOUT / "data"
-    assert coll.data_dir == Path("/work/main/data")
+    assert coll.data_dir == Path(__file__).resolve().parents[2] / "data"
     assert coll.obs_collection == "HESS-DL3-DR1"
     assert coll.fov_diameter_deg == 5.0
     assert (coll.psf_ref_energy_tev, coll.psf_ref_offset_deg) == (1.0, 0.5)
