@@ -177,7 +177,7 @@ def internal_error(exc):
 
 def usage_error(message, parameter="ID"):
     """A ValidationError answered as a DALI error with HTTP 400."""
-    error = base.ValidationError(f"UsageFault: {message}", parameter)
+    error = base.ValidationError(f"UsageError: {message}", parameter)
     error.responseCode = 400
     return error
 
@@ -280,10 +280,14 @@ def soda_parameters(descriptor):
 
 
 def _as_text(value):
+    """DaCHS's parsed parameter back to its SODA text form, so hess_dr.soda
+    validates every parameter the same way."""
     if value is None:
         return None
     if isinstance(value, str):
         return value
+    if hasattr(value, "asSODA"):  # xtype circle/polygon arrive as pgsphere objects
+        return value.asSODA()
     return " ".join(repr(float(item)) for item in value)
 
 
@@ -294,12 +298,16 @@ def soda_cutout(descriptor, args):
                                                         "CIRCLE", "POLYGON", "POS")}
     raw = {name: value for name, value in raw.items() if value is not None}
     try:
-        spec = soda.parse_parameters(raw)
+        spec = soda.parse_cutout(raw)
     except soda.SodaError as exc:
-        raise usage_error(str(exc), getattr(exc, "parameter", "ID")) from None
+        raise usage_error(str(exc), exc.parameter or "ID") from None
     try:
         run = _read_run(descriptor)
         return hess_links.GADF_MIME, cutout.write_bytes(cutout.cutout(run, spec))
+    except cutout.CutoutError as exc:
+        if exc.http_status < 500:
+            raise usage_error(str(exc)) from None
+        raise internal_error(exc) from exc
     except base.ValidationError:
         raise
     except Exception as exc:
