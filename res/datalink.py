@@ -288,19 +288,21 @@ def _as_text(value):
         return value
     if hasattr(value, "asSODA"):  # xtype circle/polygon arrive as pgsphere objects
         return value.asSODA()
-    return " ".join(repr(float(item)) for item in value)
+    # DaCHS parses a NaN literal to None
+    return " ".join("NaN" if item is None else repr(float(item)) for item in value)
 
 
 def soda_cutout(descriptor, args):
     """Data function of the dl service: (media type, bytes) of the cutout."""
     from hess_dr import cutout, soda
-    raw = {name: _as_text(args.get(name)) for name in ("BAND", "ENERGY", "TIME",
-                                                        "CIRCLE", "POLYGON", "POS")}
-    raw = {name: value for name, value in raw.items() if value is not None}
     try:
-        spec = soda.parse_cutout(raw)
+        raw = {name: _as_text(args.get(name)) for name in soda.CUTOUT_PARAMETERS}
+        spec = soda.parse_cutout({name: value for name, value in raw.items()
+                                  if value is not None})
     except soda.SodaError as exc:
         raise usage_error(str(exc), exc.parameter or "ID") from None
+    except Exception as exc:
+        raise internal_error(exc) from exc
     try:
         run = _read_run(descriptor)
         return hess_links.GADF_MIME, cutout.write_bytes(cutout.cutout(run, spec))

@@ -60,6 +60,12 @@ def _get_error(url):
     return info.value.code, info.value.headers.get("content-type"), info.value.read()
 
 
+def _post_error(url, data):
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=120)
+    return info.value.code, info.value.headers.get("content-type"), info.value.read()
+
+
 def test_every_link_with_its_qualifier(crab_links):
     table = _links_table(crab_links)
     assert "content_qualifier" in table.colnames
@@ -142,3 +148,108 @@ def test_datalinklint(sample_service):
     assert [e for e in errors if e not in outdated_vocabulary] == []
     assert len(outdated_vocabulary) == 3
     assert "Totals: Errors: 3;" in result.stdout
+
+
+# ------------------------------------------------------------------ cutouts
+
+def _independent_count(energy=None, time=None, circle=None):
+    """Events of the Crab file passing the cuts, by a plain astropy filter."""
+    with fits.open(CRAB_FILE) as hdus:
+        events = hdus["EVENTS"].data
+        header = hdus["EVENTS"].header
+        keep = np.ones(len(events), bool)
+        if energy is not None:
+            keep &= (events["ENERGY"] >= energy[0]) & (events["ENERGY"] <= energy[1])
+        if time is not None:
+            epoch = Time(header["MJDREFI"], header["MJDREFF"], format="mjd", scale="tt")
+            met = [(Time(t, format="mjd", scale="utc") - epoch).to_value(u.s) for t in time]
+            keep &= (events["TIME"] >= met[0]) & (events["TIME"] <= met[1])
+        if circle is not None:
+            centre = SkyCoord(circle[0] * u.deg, circle[1] * u.deg)
+            separation = SkyCoord(events["RA"] * u.deg, events["DEC"] * u.deg).separation(centre)
+            keep &= separation.deg <= circle[2]
+        return int(keep.sum())
+
+
+CUTS = {
+    "energy": ({"ENERGY": "1 10"}, {"energy": (1, 10)}),
+    "band": ({"BAND": f"{HC_EV_M / 10e12!r} {HC_EV_M / 1e12!r}"}, {"energy": (1, 10)}),
+    "time": ({"TIME": "53343.93 53343.935"}, {"time": (53343.93, 53343.935)}),
+    "circle": ({"CIRCLE": "83.633 22.0145 0.2"}, {"circle": (83.633, 22.0145, 0.2)}),
+    "pos": ({"POS": "CIRCLE 83.633 22.0145 0.3"}, {"circle": (83.633, 22.0145, 0.3)}),
+    "all": ({"ENERGY": "0.5 50", "TIME": "53343.925 53343.94", "CIRCLE": "83.633 22.0145 1"},
+            {"energy": (0.5, 50), "time": (53343.925, 53343.94),
+             "circle": (83.633, 22.0145, 1)}),
+    "nothing": ({"ENERGY": "500 600"}, {"energy": (500, 600)}),
+}
+
+
+@pytest.mark.parametrize("name", CUTS)
+def test_cutout_matches_an_independent_filter(crab_links, tmp_path, name):
+    from gammapy.data import EventList, GTI
+
+    params, cuts = CUTS[name]
+    did = str(_links_table(crab_links)[0]["ID"])
+    endpoint = _cutout_endpoint(crab_links)
+    query = urllib.parse.urlencode({"ID": did, **params})
+    content_type, body = _get(f"{endpoint}?{query}")
+    assert content_type == "application/x-fits-gadf"
+    path = tmp_path / "cut.fits"
+    path.write_bytes(body)
+    expected = _independent_count(**cuts)
+    events = EventList.read(path)
+    assert len(events.table) == expected
+    with fits.open(path) as hdus:
+        header = hdus["EVENTS"].header
+        assert header["NAXIS2"] == expected
+        assert [h.name for h in hdus][1:] == ["EVENTS", "GTI", "AEFF", "EDISP", "PSF", "BKG"]
+        gti = hdus["GTI"].data
+        ontime = float(np.sum(gti["STOP"] - gti["START"]))
+        assert header["ONTIME"] == pytest.approx(ontime)
+        assert header["LIVETIME"] == pytest.approx(ontime * header["DEADC"])
+        assert any("cutout" in str(card) for card in header["HISTORY"])
+    if "time" in cuts:
+        gti = GTI.read(path)
+        assert gti.time_start[0].utc.mjd == pytest.approx(cuts["time"][0], abs=1e-8)
+        assert gti.time_stop[-1].utc.mjd == pytest.approx(cuts["time"][1], abs=1e-8)
+
+
+def _cutout_endpoint(crab_links):
+    """The accessURL of the #cutout service descriptor."""
+    for resource in crab_links.votable.resources:
+        if resource.type == "meta" and resource.utype == "adhoc:service":
+            for param in resource.params:
+                if param.name == "accessURL":
+                    value = param.value
+                    return value.decode() if isinstance(value, bytes) else str(value)
+    raise AssertionError("no service descriptor in the DataLink response")
+
+
+BAD_CUTOUTS = {
+    "unknown parameter": {"FOO": "1"},
+    "malformed energy": {"ENERGY": "one ten"},
+    "inverted energy": {"ENERGY": "10 1"},
+    "inverted time": {"TIME": "53343.94 53343.93"},
+    "non-numeric band": {"BAND": "a b"},
+    "negative radius": {"CIRCLE": "83.6 22.0 -1"},
+    "huge radius": {"CIRCLE": "83.6 22.0 500"},
+    "dec beyond pole": {"CIRCLE": "83.6 95.0 1"},
+    "polygon of two points": {"POLYGON": "1 2 3 4"},
+    "bad POS shape": {"POS": "SQUARE 1 2 3"},
+    "two regions": {"CIRCLE": "83.6 22 1", "POS": "CIRCLE 83.6 22 1"},
+    "huge polygon": {"POLYGON": " ".join(["83 22 83.1 22 83.1 22.1"] * 500)},
+    "nan": {"ENERGY": "NaN 10"},
+}
+
+
+@pytest.mark.parametrize("name", BAD_CUTOUTS)
+def test_bad_cutout_parameters_get_a_dali_error(crab_links, name):
+    did = str(_links_table(crab_links)[0]["ID"])
+    # POST (DALI allows it): some values are too long for a request line
+    body = urllib.parse.urlencode({"ID": did, **BAD_CUTOUTS[name]}).encode()
+    code, content_type, body = _post_error(_cutout_endpoint(crab_links), body)
+    assert code == 400, body[:500]
+    assert content_type.startswith("application/x-votable+xml")
+    status = votable.parse(io.BytesIO(body)).resources[0].infos[0]
+    assert (status.name, status.value) == ("QUERY_STATUS", "ERROR")
+    assert b"Traceback" not in body
