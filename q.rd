@@ -564,5 +564,100 @@
           self.assertEqual(len(response.read()), 522418)
       </code>
     </regTest>
+
+    <!-- The DataLink tests look the pubDID of run 23523 up first, since it
+    depends on the data folder layout and the authority of the instance. -->
+    <regTest title="DataLink lists every link of run 23523 with its qualifier">
+      <url parSet="TAP" QUERY="SELECT obs_publisher_did, access_url
+        FROM ivoa.obscore WHERE obs_id='23523'">/tap/sync</url>
+      <code>
+        import io, urllib.parse, urllib.request
+        from astropy.io.votable import parse_single_table
+        row = self.getVOTableRows()[0]
+        server = row["access_url"].split("/getproduct/")[0]
+        did = urllib.parse.quote(row["obs_publisher_did"])
+        with urllib.request.urlopen(f"{server}/hess_dr/q/dl/dlmeta?ID={did}") as f:
+          self.assertEqual(f.headers["content-type"],
+            "application/x-votable+xml;content=datalink")
+          links = parse_single_table(io.BytesIO(f.read())).to_table()
+        self.assertEqual(
+          [(str(r["semantics"]), str(r["content_qualifier"] or ""))
+            for r in links],
+          [("#this", "event-list"), ("#calibration", "aeff"),
+            ("#calibration", "edisp"), ("#calibration", "psf"),
+            ("#calibration", "bkgrate"), ("#package", "event-bundle"),
+            ("#preview-image", ""), ("#preview-plot", ""),
+            ("#auxiliary", "gti"), ("#documentation", "terms-of-use"),
+            ("#documentation", ""), ("#cutout", "event-list")])
+        self.assertEqual(links[0]["content_length"], 522418)
+        # every link into this service answers (the release's web page is
+        # outside and, in tests, offline)
+        for link in links:
+          if str(link["access_url"]).startswith(server):
+            with urllib.request.urlopen(str(link["access_url"])) as f:
+              self.assertEqual(f.headers["content-type"],
+                str(link["content_type"]))
+              self.assertTrue(len(f.read()) > 100, link["semantics"])
+      </code>
+    </regTest>
+
+    <regTest title="Each IRF link is a single-IRF GADF file">
+      <url parSet="TAP" QUERY="SELECT obs_publisher_did, access_url
+        FROM ivoa.obscore WHERE obs_id='23523'">/tap/sync</url>
+      <code>
+        import io, urllib.parse, urllib.request
+        from astropy.io import fits
+        row = self.getVOTableRows()[0]
+        server = row["access_url"].split("/getproduct/")[0]
+        did = urllib.parse.quote(row["obs_publisher_did"])
+        for product, extname, hduclas2 in [("aeff", "AEFF", "EFF_AREA"),
+            ("edisp", "EDISP", "EDISP"), ("psf", "PSF", "RPSF"),
+            ("bkg", "BKG", "BKG")]:
+          url = f"{server}/hess_dr/q/prod/dlget?ID={did}&amp;PRODUCT={product}"
+          with urllib.request.urlopen(url) as f:
+            hdus = fits.open(io.BytesIO(f.read()))
+          self.assertEqual(len(hdus), 2)
+          self.assertEqual(hdus[1].name, extname)
+          self.assertEqual(hdus[1].header["HDUCLAS2"], hduclas2)
+      </code>
+    </regTest>
+
+    <regTest title="SODA cutout of run 23523: 1 to 10 TeV within 0.3 deg of the Crab">
+      <url parSet="TAP" QUERY="SELECT obs_publisher_did, access_url
+        FROM ivoa.obscore WHERE obs_id='23523'">/tap/sync</url>
+      <code>
+        import io, urllib.parse, urllib.request
+        from astropy.io import fits
+        row = self.getVOTableRows()[0]
+        server = row["access_url"].split("/getproduct/")[0]
+        query = urllib.parse.urlencode({"ID": row["obs_publisher_did"],
+          "ENERGY": "1 10", "POS": "CIRCLE 83.633 22.0145 0.3"})
+        with urllib.request.urlopen(f"{server}/hess_dr/q/dl/dlget?{query}") as f:
+          self.assertEqual(f.headers["content-type"], "application/x-fits-gadf")
+          hdus = fits.open(io.BytesIO(f.read()))
+        self.assertEqual(len(hdus["EVENTS"].data), 186)
+        self.assertEqual(hdus["EVENTS"].header["ONTIME"], 1687.0)
+        self.assertEqual([h.name for h in hdus][1:],
+          ["EVENTS", "GTI", "AEFF", "EDISP", "PSF", "BKG"])
+      </code>
+    </regTest>
+
+    <regTest title="A bad cutout parameter gets a DALI error">
+      <url parSet="TAP" QUERY="SELECT obs_publisher_did, access_url
+        FROM ivoa.obscore WHERE obs_id='23523'">/tap/sync</url>
+      <code>
+        import urllib.error, urllib.parse, urllib.request
+        row = self.getVOTableRows()[0]
+        server = row["access_url"].split("/getproduct/")[0]
+        query = urllib.parse.urlencode({"ID": row["obs_publisher_did"],
+          "ENERGY": "10 1"})
+        try:
+          urllib.request.urlopen(f"{server}/hess_dr/q/dl/dlget?{query}")
+          self.fail("inverted ENERGY interval accepted")
+        except urllib.error.HTTPError as error:
+          self.assertEqual(error.code, 400)
+          self.assertTrue(b'value="ERROR"' in error.read())
+      </code>
+    </regTest>
   </regSuite>
 </resource>

@@ -139,4 +139,4 @@ def test_index_files_are_reported_not_imported(dr1_service):
 def test_regression_suite_passes_on_dr1(dr1_service):
     result = dr1_service.instance.run_dachs("test", "hess_dr/q", check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "0 of 6 bad" in result.stdout + result.stderr
+    assert "0 of 10 bad" in result.stdout + result.stderr

@@ -115,7 +115,7 @@ def test_rd_validates_and_regression_suite_passes(sample_service):
     assert "WARNING" not in output
     regression = sample_service.instance.run_dachs("test", "hess_dr/q", check=False)
     assert regression.returncode == 0, regression.stdout + regression.stderr
-    assert "0 of 6 bad" in regression.stdout + regression.stderr
+    assert "0 of 10 bad" in regression.stdout + regression.stderr
 
 
 def test_reimport_leaves_the_same_rows(sample_service, tap):
