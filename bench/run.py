@@ -15,7 +15,11 @@ import resource
 import sys
 import tempfile
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
+
+import numpy as np
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(CHECKOUT))
@@ -44,6 +48,86 @@ def bench_import(inst: hinst.Instance, label: str, n_runs: int, repeat: int = 3)
             "peak_rss_mb": round(_children_peak_rss_mb(), 1)}
 
 
+def _percentiles(seconds: list[float]) -> dict:
+    ms = np.asarray(seconds) * 1000
+    return {"n": len(ms), "p50_ms": round(float(np.percentile(ms, 50)), 1),
+            "p95_ms": round(float(np.percentile(ms, 95)), 1)}
+
+
+def _fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=300) as response:
+        return response.read()
+
+
+def _timed(url: str) -> tuple[float, bytes]:
+    start = time.perf_counter()
+    body = _fetch(url)
+    return time.perf_counter() - start, body
+
+
+def _dr1_datasets(inst: hinst.Instance) -> list[dict]:
+    query = urllib.parse.urlencode({
+        "LANG": "ADQL", "REQUEST": "doQuery", "FORMAT": "csv",
+        "QUERY": "SELECT obs_id, obs_publisher_did, access_url, s_ra, s_dec"
+                 " FROM ivoa.obscore ORDER BY obs_id"})
+    lines = _fetch(f"{inst.tap_url}/sync?{query}").decode().splitlines()
+    header = lines[0].split(",")
+    return [dict(zip(header, line.split(","))) for line in lines[1:]]
+
+
+def bench_datalink(inst: hinst.Instance, datasets: list[dict], data_dir: Path) -> list[dict]:
+    """dlmeta latency, cutout latency and throughput, preview latencies."""
+    from gammapy.data import EventList
+    from astropy.coordinates import SkyCoord
+    from astropy import units as u
+
+    results = []
+    dl = f"{inst.url}/hess_dr/q/dl"
+    prod = f"{inst.url}/hess_dr/q/prod/dlget"
+    did_q = [urllib.parse.quote(d["obs_publisher_did"]) for d in datasets]
+
+    _fetch(f"{dl}/dlmeta?ID={did_q[0]}")  # warm-up: loads the RD
+    seconds = [_timed(f"{dl}/dlmeta?ID={did}")[0] for did in did_q]
+    results.append({"what": f"DataLink dlmeta, {len(did_q)} DR1 runs, one client",
+                    **_percentiles(seconds)})
+
+    # cutout: 1-10 TeV within 1 deg of the pointing, server vs gammapy in-process
+    server_s, local_s, events_in, events_out = [], [], 0, 0
+    for dataset, did in zip(datasets, did_q):
+        params = urllib.parse.urlencode({"ENERGY": "1 10",
+                                         "CIRCLE": f"{dataset['s_ra']} {dataset['s_dec']} 1"})
+        elapsed, body = _timed(f"{dl}/dlget?ID={did}&{params}")
+        server_s.append(elapsed)
+        # the accref is hess_dr/<collection>/<path below the data directory>
+        relative = urllib.parse.unquote(dataset["access_url"]).split("/getproduct/")[1]
+        path = data_dir / relative.split("/", 2)[2]
+        start = time.perf_counter()
+        events = EventList.read(path)
+        centre = SkyCoord(float(dataset["s_ra"]) * u.deg, float(dataset["s_dec"]) * u.deg)
+        selected = events.select_energy([1, 10] * u.TeV).select_region(
+            f"icrs;circle({centre.ra.deg},{centre.dec.deg},1)")
+        local_s.append(time.perf_counter() - start)
+        events_in += len(events.table)
+        events_out += len(selected.table)
+    results.append({"what": f"SODA cutout over HTTP (ENERGY 1-10 TeV, 1 deg circle), {len(did_q)} DR1 runs",
+                    **_percentiles(server_s),
+                    "events_per_s": round(events_in / sum(server_s)),
+                    "events_kept": events_out})
+    results.append({"what": "same selection in-process: gammapy EventList.read + select_energy + select_region",
+                    **_percentiles(local_s),
+                    "events_per_s": round(events_in / sum(local_s))})
+
+    first, cached = [], []
+    for did in did_q[:20]:
+        for kind in ("preview-image", "preview-plot"):
+            url = f"{prod}?ID={did}&PRODUCT={kind}"
+            first.append(_timed(url)[0])
+            cached.append(_timed(url)[0])
+    results.append({"what": "preview PNG, first request (rendered)", **_percentiles(first)})
+    results.append({"what": "preview PNG, later request (from the cache)", **_percentiles(cached)})
+    return results
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dr1", type=Path,
@@ -67,6 +151,9 @@ def main(argv=None) -> int:
         try:
             inst.import_resource(out=open(os.devnull, "w"))
             results["benchmarks"].append(bench_import(inst, "H.E.S.S. DL3 DR1", 105))
+            with inst.serve():
+                results["benchmarks"].extend(
+                    bench_datalink(inst, _dr1_datasets(inst), args.dr1))
         finally:
             inst.destroy()
 
