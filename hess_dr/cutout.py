@@ -170,6 +170,7 @@ def assemble(run, spec: CutoutSpec, *, label: str) -> fits.HDUList:
             n_original = 0 if events.data is None else len(events.data)
             mask = event_mask(run, events, spec)
             events_out = _select(events, mask)
+            energy_unit = _undocumented_energy_unit(run, events)
             irf_hdus = _irf_hdus(run, path, hdus)
     except (OSError, EOFError) as exc:
         raise CutoutError(f"{path.name}: cannot read the event file ({exc})") from None
@@ -179,6 +180,10 @@ def assemble(run, spec: CutoutSpec, *, label: str) -> fits.HDUList:
     if spec.time is not None:
         gti_start, gti_stop = gti_intersection(gti_start, gti_stop, lo_met, hi_met)
     _fill_time_keywords(events_out.header, run)
+    if energy_unit is not None:
+        _column(events_out, "ENERGY").unit = energy_unit.to_string("fits")
+        events_out.header.add_history(
+            f"ENERGY unit {energy_unit.to_string('fits')} added (from the collection configuration)")
     gti_out = _gti_table(run, gti_header, events_out.header, gti_start, gti_stop)
     if spec.time is not None:
         updates = _time_updates(run, events_out.header, gti_start, gti_stop, lo_met)
@@ -291,6 +296,21 @@ def _energy_values(run, events) -> tuple[np.ndarray, u.UnitBase]:
         except (ValueError, u.UnitConversionError):
             raise CutoutError(f"{Path(run.path).name}: ENERGY unit {unit_name!r} is not an energy") from None
     return values, _inferred_energy_unit(run, values)
+
+
+def _undocumented_energy_unit(run, events: fits.BinTableHDU) -> u.UnitBase | None:
+    """The unit of an ENERGY column that has neither TUNIT nor EUNIT (the
+    collection's configured unit, found from the run's energy range), so
+    that the output file can say it; None when the file says it already."""
+    column = _column(events, "ENERGY")
+    if column is None or (column.unit or "").strip() or str(events.header.get("EUNIT", "")).strip():
+        return None
+    if events.data is None or len(events.data) == 0:
+        return None
+    try:
+        return _energy_values(run, events)[1]
+    except CutoutError:
+        return None
 
 
 def _inferred_energy_unit(run, values: np.ndarray) -> u.UnitBase:

@@ -289,14 +289,12 @@ def _counts_map(run, events: _Events, width_deg: float, pixel_deg: float) -> byt
     summary = f"{len(events)} events"
     if outside:
         summary += f" ({outside} outside the map)"
-    ax.text(0.02, 0.02, summary, transform=ax.transAxes, color="white", fontsize=9,
-            ha="left", va="bottom")
+    # in a corner, so that the data stay visible
+    ax.text(0.02, 0.02, "\n".join([summary, *messages]), transform=ax.transAxes,
+            color="white", fontsize=9, ha="left", va="bottom",
+            bbox=dict(boxstyle="round", facecolor="black", edgecolor="0.5", alpha=0.6))
     if problem:
         _note(ax, problem, fontsize=16)
-    if messages:  # in a corner, so that the data stay visible
-        ax.text(0.98, 0.02, "\n".join(messages), transform=ax.transAxes, ha="right",
-                va="bottom", fontsize=9, color="black",
-                bbox=dict(boxstyle="round", facecolor="white", alpha=0.8))
     fig.suptitle(_title(run) + "\ncounts map", fontsize=11)
     return _to_png(fig)
 

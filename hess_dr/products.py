@@ -84,8 +84,8 @@ def single_irf(run, hdu_type: str) -> fits.HDUList:
     primary.header["DATE"] = (Time.now().utc.isot[:19], "file creation date (UTC)")
     source = Path(ref.path).name
     primary.header["ORIGFILE"] = (source[:68], "file the IRF was taken from")
-    primary.header.add_history(f"{CREATOR}: {wanted} IRF of run {run.obs_id}, HDU "
-                               f"{ref.hdu} of {source}, copied unchanged")
+    primary.header.add_history(f"{CREATOR}: {wanted} IRF of run {run.obs_id}")
+    primary.header.add_history(f"HDU {ref.hdu} of {source}, copied unchanged")
     return fits.HDUList([primary, irf])
 
 

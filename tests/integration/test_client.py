@@ -20,6 +20,10 @@ from astropy.table import Table
 
 from hess_dr import client, config
 
+# astropy 5.2's bundled leap-second table is past its expiry date; no leap
+# second was added since 2016.
+pytestmark = pytest.mark.filterwarnings("ignore::astropy.utils.iers.IERSStaleWarning")
+
 CRAB_RUNS = ("23523", "23526", "23559", "23592")
 CRAB = SkyCoord(83.633, 22.0145, unit="deg")
 ON_RADIUS = 0.11 * u.deg
@@ -262,6 +266,61 @@ def test_table_input_without_content_qualifier(dr1_service, crab, tmp_path, monk
                 np.testing.assert_array_equal(got[1].data[column], want[1].data[column])
     store = client.build_datastore([run], tmp_path)
     assert store.obs(int(CRAB_RUNS[0])).psf is not None
+
+
+def _filtered_datalink(monkeypatch, keep):
+    """Make the client see only the DataLink rows for which keep(row) holds."""
+    real = client._datalink_for_row
+
+    def filtered(*args, **kwargs):
+        links = real(*args, **kwargs)
+        return [{name: row[name] for name in links.fieldnames}
+                for row in links if keep(row)]
+
+    monkeypatch.setattr(client, "_datalink_for_row", filtered)
+
+
+def test_datalink_with_only_this(tap, crab, tmp_path, monkeypatch):
+    """A DataLink service offering only #this: the IRFs are indexed from the
+    event list file, and Gammapy reads the same IRFs."""
+    _filtered_datalink(monkeypatch, lambda row: str(row["semantics"]).endswith("#this"))
+    results = tap.run_sync(crab_query(CRAB_RUNS[:1]))
+    (run,) = client.download_datasets(results, tmp_path)
+    assert run["calibration"] == {}
+    assert "IRFs from the event list file: aeff, edisp, psf, bkg" in run["notes"]
+    store = client.build_datastore([run], tmp_path)
+    names = {str(r["HDU_TYPE"]).strip(): str(r["FILE_NAME"]).strip() for r in store.hdu_table}
+    assert set(names) == {"events", "gti", "aeff", "edisp", "psf", "bkg"}
+    assert set(names.values()) == {run["event_list"].name}
+    energy, offset = [1, 10] * u.TeV, 0.5 * u.deg
+    np.testing.assert_allclose(
+        store.obs(int(CRAB_RUNS[0])).aeff.evaluate(energy_true=energy, offset=offset),
+        crab["store"].obs(int(CRAB_RUNS[0])).aeff.evaluate(energy_true=energy, offset=offset))
+
+
+def test_broken_datalink_falls_back_to_access_url(tap, tmp_path, monkeypatch, originals):
+    """A DataLink answering only with error rows: the row's access_url (the
+    ObsCore download link) still gives the event list."""
+    real = client._datalink_for_row
+
+    def broken(*args, **kwargs):
+        links = real(*args, **kwargs)
+        return [{**{name: row[name] for name in links.fieldnames}, "access_url": "",
+                 "error_message": "Fault: service under construction"}
+                for row in links][:1]
+
+    monkeypatch.setattr(client, "_datalink_for_row", broken)
+    results = tap.run_sync(crab_query(CRAB_RUNS[:1], "obs_publisher_did, obs_id,"
+                                      " access_url, access_format"))
+    (run,) = client.download_datasets(results, tmp_path)
+    assert sha256(run["event_list"]) == sha256(originals[CRAB_RUNS[0]])
+    assert "event list taken from the row's access_url" in run["notes"]
+    assert any("service under construction" in note for note in run["notes"])
+    assert client.build_datastore([run], tmp_path).obs(int(CRAB_RUNS[0])).bkg is not None
+    # without access_url in the query there is nothing to fall back to
+    results = tap.run_sync(crab_query(CRAB_RUNS[:1]))
+    with pytest.raises(client.DownloadError, match="no event list link"):
+        client.download_datasets(results, tmp_path / "again")
 
 
 def test_rows_without_publisher_did_are_refused(tmp_path):
