@@ -158,8 +158,24 @@ def time_window_met(run, spec: CutoutSpec) -> tuple[float, float]:
 # --------------------------------------------------------------------------
 
 def assemble(run, spec: CutoutSpec, *, label: str) -> fits.HDUList:
-    """Build the output file of :func:`cutout` (``label`` names the product
-    in the HISTORY cards: 'cutout', 'bundle')."""
+    """Build the output file of :func:`cutout`.
+
+    Parameters
+    ----------
+    run : hess_dr.dl3.Run
+    spec : hess_dr.soda.CutoutSpec
+    label : str
+        Names the product in the HISTORY cards ('cutout', 'bundle').
+
+    Returns
+    -------
+    astropy.io.fits.HDUList
+
+    Raises
+    ------
+    CutoutError
+        If a file cannot be read or lacks what the cut needs.
+    """
     path = Path(run.path)
     try:
         with fits.open(path, memmap=False) as hdus:
@@ -242,7 +258,22 @@ def _strip_checksums(header: fits.Header) -> fits.Header:
 # --------------------------------------------------------------------------
 
 def event_mask(run, events: fits.BinTableHDU, spec: CutoutSpec) -> np.ndarray:
-    """Boolean mask of the rows of ``events`` that pass every cut of ``spec``."""
+    """Boolean mask of the rows of ``events`` that pass every cut of ``spec``.
+
+    Parameters
+    ----------
+    run : hess_dr.dl3.Run
+        Supplies the time reference (and the energy unit when the file
+        states none).
+    events : astropy.io.fits.BinTableHDU
+        The run's EVENTS table.
+    spec : hess_dr.soda.CutoutSpec
+
+    Returns
+    -------
+    numpy.ndarray
+        One bool per row; bounds are inclusive, NaN values never pass.
+    """
     n = 0 if events.data is None else len(events.data)
     mask = np.ones(n, dtype=bool)
     if n == 0:

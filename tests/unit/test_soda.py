@@ -356,7 +356,7 @@ VALUES = st.one_of(st.none(), st.text(max_size=60), STRUCTURED, st.lists(STRUCTU
                    st.floats(), st.integers(), st.binary(max_size=20))
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(NAMES, VALUES, max_size=4))
 def test_property_structured_values(params):
     try:
