@@ -165,7 +165,7 @@ def main(argv=None) -> int:
 
 
 def render_markdown(results: dict) -> str:
-    lines = [f"# hess_dr benchmark results", "",
+    lines = ["# hess_dr benchmark results", "",
              f"{results['date']}, {results['machine']}", ""]
     for bench in results["benchmarks"]:
         lines.append(f"- **{bench['what']}**: " + ", ".join(

@@ -27,7 +27,7 @@ import contextlib
 import dataclasses
 import os
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 

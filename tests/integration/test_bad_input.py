@@ -3,7 +3,6 @@ instance: every bad file is named with its reason, every good one is served."""
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,8 +11,7 @@ from astropy.io import fits
 
 from dachs_support import SAMPLE_DATA, make_service, write_config
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import synth  # noqa: E402
+from hess_dr import synthetic as synth
 
 GOOD = ("hess_dl3_dr1_obs_id_020136.fits.gz", "hess_dl3_dr1_obs_id_023523.fits.gz",
         "hess_dl3_dr1_obs_id_023526.fits.gz")

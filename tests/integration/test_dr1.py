@@ -8,7 +8,6 @@ from __future__ import annotations
 import glob
 import os
 
-import numpy as np
 import pytest
 import pyvo
 from astropy import units as u

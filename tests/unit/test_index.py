@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-import synth
+from hess_dr import synthetic as synth
 from hess_dr import dl3, index
 from unit_support import make_collection
 

@@ -10,7 +10,7 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.time import Time
 
-import synth
+from hess_dr import synthetic as synth
 from unit_support import make_collection
 from hess_dr import dl3, rows
 

@@ -3,17 +3,12 @@ not import ``conftest``, whose module name clashes with other conftest files
 when the whole ``tests`` tree is collected)."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
 CHECKOUT = TESTS_DIR.parent
 SAMPLE_DIR = CHECKOUT / "data"
 DR1_DIR = CHECKOUT.parent / "shared" / "data" / "hess-dl3-dr1"
-
-# tests/synth.py (the synthetic DL3 factory) lives one level up.
-if str(TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(TESTS_DIR))
 
 from hess_dr.config import Collection  # noqa: E402
 

@@ -1,4 +1,6 @@
-"""Synthetic DL3 files for tests: event lists, IRF files and GADF index files.
+"""Synthetic DL3 files: event lists, IRF files and GADF index files.
+
+Used by the tests and by bin/hess-dr-synth (synthetic archives for benchmarks).
 
 Every writer here produces a small, deterministic FITS file (seeded numpy
 RNG, gzip streams written with a zero timestamp) shaped like the H.E.S.S.
@@ -49,7 +51,7 @@ __all__ = [
 ]
 
 #: The real H.E.S.S. DR1 file the IRF HDUs are copied from.
-DR1_SAMPLE = Path(__file__).resolve().parent.parent / "data" / "hess_dl3_dr1_obs_id_023523.fits.gz"
+DR1_SAMPLE = Path(__file__).resolve().parent.parent / "data" / "hess_dl3_dr1_obs_id_023523.fits.gz"  # IRFs are copied from it
 
 #: IRF HDU types, in file order, with their EXTNAME in the DR1 files.
 IRF_TYPES = ("aeff", "edisp", "psf", "bkg")
