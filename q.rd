@@ -88,6 +88,7 @@
     <index columns="t_max"/>
     <index columns="target_name"/>
     <index columns="s_region" method="GIST"/>
+    <index columns="source_path"/>
 
     <column name="obs_publisher_did" type="text" ucd="meta.ref.ivoid"
       tablehead="Dataset id" verbLevel="1" required="True"
@@ -301,6 +302,13 @@
     <column name="problems" type="text" ucd="meta.note"
       verbLevel="30"
       description="What was found odd in the file at import (or NULL)"/>
+    <column name="source_path" type="text" ucd="meta.file"
+      verbLevel="30" required="True"
+      description="The event list file (inputs-relative or absolute path) as
+        the import saw it; incremental imports compare it with the disk"/>
+    <column name="source_mtime" type="timestamp" ucd="time.processing"
+      verbLevel="30" required="True"
+      description="Modification time (UTC) of the file when it was imported"/>
   </table>
 
   <table id="gti" onDisk="True" adql="True">
@@ -338,7 +346,12 @@
       description="Length of the interval, met_stop - met_start"/>
   </table>
 
-  <data id="import">
+  <!-- Incremental: a re-import reads only new files and files modified
+  since their import (ignoreSources fromdbUpdating); rows of a re-read file
+  are replaced and rows of vanished files removed (newSource script and the
+  prune pseudo-source).  `dachs drop hess_dr/q` then `dachs imp hess_dr/q`
+  re-reads everything. -->
+  <data id="import" updating="True">
     <recreateAfter>hess_dr/hea#create</recreateAfter>
     <sources recurse="True">
       <LOOP>
@@ -352,6 +365,16 @@
           <pattern>\pattern</pattern>
         </events>
       </LOOP>
+      <!-- after the LOOP: placed before it, DaCHS 2.7 silently drops it -->
+      <ignoreSources fromdbUpdating="SELECT source_path, source_mtime
+          FROM \schema.obs_index">
+        <!-- GADF index files are read for metadata, not as event lists -->
+        <pattern>*obs-index.fits*</pattern>
+        <pattern>*hdu-index.fits*</pattern>
+      </ignoreSources>
+      <!-- a pseudo-source, never ignored, so every import (also one that
+      reads no file) prunes the rows of vanished files: see newSource -->
+      <item>hess_dr:prune-vanished-files</item>
     </sources>
     <customGrammar module="res/dl3grammar" isDispatching="True">
       <rowfilter procDef="//products#define">
@@ -369,6 +392,25 @@
       <rowmaker idmaps="*">
         <map key="obs_publisher_did">\standardPubDID</map>
       </rowmaker>
+      <script type="newSource" lang="python" name="forget previous imports">
+        # Deleting an obs_index row also deletes its GTI rows (foreign key)
+        # and its dc.products row (DaCHS's products rule).
+        import os
+        from hess_dr import sources
+        inputs = base.getConfig("inputsDir")
+        if sourceToken == sources.PRUNE_TOKEN:
+          stale = [path for (path,) in table.connection.query(
+              "SELECT source_path FROM \schema.obs_index")
+            if not os.path.exists(os.path.join(inputs, path))]
+        else:
+          stale = [sources.source_key(sourceToken, inputs)]
+        for path in stale:
+          if sourceToken == sources.PRUNE_TOKEN:
+            base.ui.notifyInfo(f"hess_dr: {path} is gone; removing its rows")
+          table.connection.execute(
+            "DELETE FROM \schema.obs_index WHERE source_path=%(path)s",
+            {"path": path})
+      </script>
     </make>
 
     <make table="gti" role="gti">

@@ -21,7 +21,7 @@ from gavo.grammars.customgrammar import CustomRowIterator  # noqa: E402
 from gavo.utils import pgsphere  # noqa: E402
 
 from hess_dr import config as hess_config  # noqa: E402
-from hess_dr import dl3, rows  # noqa: E402
+from hess_dr import dl3, rows, sources  # noqa: E402
 
 
 def makeDataPack(grammar):
@@ -44,6 +44,8 @@ class RowIterator(CustomRowIterator):
 
     def _iterRows(self):
         path = self.sourceToken
+        if path == sources.PRUNE_TOKEN:  # handled by q.rd's newSource script
+            return
         configuration = self.grammar.dataPack
         collection = configuration.collection_for(path)
         if collection is None:
@@ -64,6 +66,8 @@ class RowIterator(CustomRowIterator):
         accref = rows.product_accref(run, collection, prefix)
         obs = rows.obs_row(run, collection, accref)
         obs["s_region"] = _spoly(obs.pop("s_region_vertices"))
+        obs["source_path"] = sources.source_key(path, base.getConfig("inputsDir"))
+        obs["source_mtime"] = sources.source_mtime(path)
         yield "obs_index", obs
         yield "products", obs
         for gti in rows.gti_rows(run):
