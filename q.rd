@@ -61,8 +61,8 @@
       obsId="obs_id"
       title="obs_title"
       did="obs_publisher_did"
-      ra="ra_pnt"
-      dec="dec_pnt"
+      ra="s_ra"
+      dec="s_dec"
       fov="s_fov"
       coverage="s_region"
       sResolution="s_resolution"
@@ -237,7 +237,8 @@
       description="Latitude of the observatory (GEOLAT)"/>
     <column name="altitude" type="real" unit="m"
       ucd="pos.earth.altitude;instr.tel" verbLevel="25"
-      description="Altitude of the observatory (ALTITUDE; km converted to m)"/>
+      description="Altitude of the observatory (ALTITUDE, in m; converted
+        from km when the keyword's comment or the configuration says km)"/>
     <column name="event_count" type="integer" ucd="meta.number;phot.count"
       verbLevel="1" required="True"
       description="Number of events in the event list (EVENTS rows)"/>
@@ -261,13 +262,30 @@
       ucd="em.energy;stat.max;instr.setup" verbLevel="15"
       description="Upper bound of the safe energy range (obs-index, else
         AEFF HI_THRES)"/>
+    <column name="s_ra" type="double precision" unit="deg"
+      ucd="pos.eq.ra" verbLevel="15"
+      description="Centre of s_region, right ascension (ICRS): the pointing;
+        for runs without a pointing the centre of the file's region of
+        interest or of the events (see s_region_origin), else NULL"/>
+    <column name="s_dec" type="double precision" unit="deg"
+      ucd="pos.eq.dec" verbLevel="15"
+      description="Centre of s_region, declination (ICRS); see s_ra"/>
     <column name="s_fov" type="real" unit="deg"
       ucd="phys.angSize;instr.fov" verbLevel="15"
-      description="Diameter of the field of view (configuration)"/>
+      description="Diameter of the field of view (configuration); for runs
+        without a pointing, of the circle s_region is built around"/>
     <column name="s_region" type="spoly" unit="deg"
       ucd="pos.outline;obs.field" verbLevel="15"
       description="Field of view: a polygon inscribed in the circle of
-        diameter s_fov around the pointing position"/>
+        diameter s_fov around the pointing position; for runs without a
+        pointing a polygon containing the circle of the file's region of
+        interest or of every event (NULL if it would exceed a hemisphere)"/>
+    <column name="s_region_origin" type="text" ucd="meta.note"
+      verbLevel="25"
+      description="Where s_region comes from: pointing (configured field of
+        view around the pointing), file-roi (the file's data sub-space
+        region of interest), events (the circle around the events' mean
+        direction holding them all), NULL (no region)"/>
     <column name="s_resolution" type="real" unit="arcsec"
       ucd="pos.angResolution" verbLevel="15"
       description="PSF 68% containment radius at s_ref_energy and
@@ -383,7 +401,7 @@
         <bind key="path">@access_path</bind>
         <bind key="owner">@owner</bind>
         <bind key="embargo">@embargo</bind>
-        <bind key="mime">"application/x-fits-gadf"</bind>
+        <bind key="mime">@access_format</bind>
         <bind key="preview">None</bind>
       </rowfilter>
     </customGrammar>
@@ -392,21 +410,27 @@
       <rowmaker idmaps="*">
         <map key="obs_publisher_did">\standardPubDID</map>
       </rowmaker>
-      <script type="newSource" lang="python" name="forget previous imports">
+      <script type="newSource" lang="python" name="forget previous imports"
+          notify="False">
         # Deleting an obs_index row also deletes its GTI rows (foreign key)
-        # and its dc.products row (DaCHS's products rule).
+        # and its dc.products row (DaCHS's products rule).  A table made by
+        # this very import holds nothing to forget (and has no index yet,
+        # so the DELETE would scan the growing table once per file).
         import os
         from hess_dr import sources
         inputs = base.getConfig("inputsDir")
-        if sourceToken == sources.PRUNE_TOKEN:
+        stale = []
+        if table.newlyCreated:
+          pass
+        elif sourceToken == sources.PRUNE_TOKEN:
           stale = [path for (path,) in table.connection.query(
               "SELECT source_path FROM \schema.obs_index")
             if not os.path.exists(os.path.join(inputs, path))]
+          for path in stale:
+            base.ui.notifyInfo(f"hess_dr: {path} is gone; removing its rows")
         else:
           stale = [sources.source_key(sourceToken, inputs)]
         for path in stale:
-          if sourceToken == sources.PRUNE_TOKEN:
-            base.ui.notifyInfo(f"hess_dr: {path} is gone; removing its rows")
           table.connection.execute(
             "DELETE FROM \schema.obs_index WHERE source_path=%(path)s",
             {"path": path})

@@ -16,3 +16,10 @@ _iers.conf.auto_download = False
 import warnings as _warnings  # noqa: E402
 
 _warnings.filterwarnings("ignore", category=_iers.IERSStaleWarning)
+
+# UTC conversions of dates past the end of the bundled leap-second table
+# (CTAO data from 2027 on) make erfa warn "dubious year"; the conversion
+# extrapolates the last TAI-UTC offset, which is the best available.
+import erfa as _erfa  # noqa: E402
+
+_warnings.filterwarnings("ignore", category=_erfa.ErfaWarning, message=".*dubious year.*")

@@ -9,9 +9,12 @@ from the operator configuration, or stay ``None``; they are never guessed.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gzip
 import math
 import os
+import re
+import stat
 import zlib
 from pathlib import Path
 
@@ -82,6 +85,28 @@ class GTI:
 
 
 @dataclasses.dataclass(frozen=True)
+class Footprint:
+    """The sky region of a run without a pointing (survey or drift data).
+
+    Attributes
+    ----------
+    ra, dec : float
+        Centre (deg, ICRS).
+    radius : float
+        Radius of the circle (deg).
+    origin : str
+        Where it comes from: ``'file-roi'`` (the file's own data sub-space
+        keywords, e.g. a gtselect region of interest) or ``'events'`` (the
+        circle around the events' mean direction holding every event).
+    """
+
+    ra: float
+    dec: float
+    radius: float
+    origin: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Run:
     """Everything hess_dr publishes about one event list.
 
@@ -149,6 +174,11 @@ class Run:
     psf_ref_energy: u.Quantity | None
     psf_ref_offset: u.Quantity | None
     problems: tuple = ()
+    # sky region of runs without a pointing (None for pointed runs)
+    footprint: Footprint | None = None
+    #: 'ogip' for OGIP event files (EVENTS HDUCLASS 'OGIP', e.g. Fermi FT1),
+    #: else 'gadf'
+    data_format: str = "gadf"
 
     @property
     def wavelength_min(self) -> float | None:
@@ -239,9 +269,12 @@ def read_run(path: str | os.PathLike, collection: Collection, *,
     """
     path = Path(os.path.abspath(path))
     try:
-        file_size = path.stat().st_size
+        status = path.stat()
     except OSError as exc:
         raise DL3Error(path, f"cannot read file: {exc.strerror}") from None
+    if not stat.S_ISREG(status.st_mode):  # a FIFO would block the reader
+        raise DL3Error(path, "not a regular file (a directory, FIFO or device)")
+    file_size = status.st_size
     if file_size == 0:
         raise DL3Error(path, "empty file (0 bytes)")
     try:
@@ -263,8 +296,19 @@ def _check_complete(path: Path, hdus) -> None:
     a short plain file, returning fewer or partial HDUs; both would publish
     a run with missing IRFs or events.
     """
+    # Where the last HDU ends, padded to whole FITS blocks.  (HDUList.fileinfo
+    # says the same but costs ~5 ms per file, a third of a small run's import.)
+    last = hdus[-1]
+    end = last._data_offset + last._data_size
+    expected = end + (-end % 2880)
     with open(path, "rb") as f:
         compressed = f.read(2) == b"\x1f\x8b"
+        if compressed:
+            # Fast path: a complete gzip stream ends with the uncompressed
+            # size modulo 2**32 (ISIZE); a cut one ends with arbitrary bytes.
+            f.seek(-4, os.SEEK_END)
+            if int.from_bytes(f.read(4), "little") == expected % 2**32:
+                return
     if compressed:
         try:
             with gzip.open(path, "rb") as f:
@@ -275,8 +319,6 @@ def _check_complete(path: Path, hdus) -> None:
             raise DL3Error(path, f"truncated or corrupt gzip stream: {exc}") from None
     else:
         size = path.stat().st_size
-    last = hdus.fileinfo(len(hdus) - 1)
-    expected = last["datLoc"] + last["datSpan"]
     if size < expected:
         raise DL3Error(path, f"truncated FITS file: {size} bytes, its HDUs need {expected}")
 
@@ -303,10 +345,9 @@ def _read_open_file(path: Path, file_size: int, hdus, collection: Collection,
     problems = []
 
     indexes = gadf_index.find_index_files(path, collection.data_dir)
-    raw_obs_id = header.get("OBS_ID", hdus[0].header.get("OBS_ID"))
-    if raw_obs_id is None or _text(raw_obs_id) is None:
-        raise DL3Error(path, "missing required keyword OBS_ID in the EVENTS header")
-    obs_id = gadf_index.obs_id_key(raw_obs_id)
+    problems.extend(indexes.errors)
+    obs_id = gadf_index.obs_id_key(_observation_id(path, header, hdus[0].header,
+                                                   collection, problems))
     obs_row = indexes.obs_row(obs_id)
     look = _Lookup(header, hdus[0].header, obs_row, collection)
 
@@ -333,8 +374,16 @@ def _read_open_file(path: Path, file_size: int, hdus, collection: Collection,
     if gti is None:
         gti = _make_gti(np.array([tstart]), np.array([tstop]), time_ref)
         problems.append("no GTI table: one interval TSTART-TSTOP assumed")
+    elif not np.any((gti.stop_met >= tstart - 1) & (gti.start_met <= tstop + 1)):
+        raise DL3Error(path, f"no GTI overlaps TSTART-TSTOP ({tstart}-{tstop})")
     elif gti.start_met.min() < tstart - 1 or gti.stop_met.max() > tstop + 1:
         problems.append("GTIs extend beyond TSTART-TSTOP")
+    try:  # what is published is UTC; ERFA refuses absurd dates (MJDREF 1e30...)
+        for when in (time_ref.to_time([tstart, tstop]), gti.start, gti.stop):
+            when.utc
+    except (ValueError, OverflowError) as exc:
+        raise DL3Error(path, f"TSTART/TSTOP/GTIs ({tstart}-{tstop} s after MJDREF"
+                             f" {time_ref.epoch.mjd}) give no valid UTC date: {exc}") from None
 
     energy_min, energy_max, event_count = _energy_range(path, events, look, problems)
 
@@ -343,16 +392,20 @@ def _read_open_file(path: Path, file_size: int, hdus, collection: Collection,
         ontime = gti.duration
     livetime = _float(look.get("LIVETIME"))
     deadc = _float(look.get("DEADC"))
+    if ontime < 0:
+        raise DL3Error(path, f"negative ONTIME ({ontime} s)")
     if livetime is None and deadc is not None:
         livetime = ontime * deadc
     if livetime is not None and livetime < 0:
         raise DL3Error(path, f"negative LIVETIME ({livetime} s)")
-    if ontime < 0:
-        raise DL3Error(path, f"negative ONTIME ({ontime} s)")
     if deadc is None and livetime is not None and ontime > 0:
         deadc = livetime / ontime
 
     ra_pnt, dec_pnt = _float(look.get("RA_PNT")), _float(look.get("DEC_PNT"))
+    if ra_pnt is not None and not 0 <= ra_pnt <= 360:
+        raise DL3Error(path, f"RA_PNT {ra_pnt} is out of range [0, 360] deg")
+    if dec_pnt is not None and not -90 <= dec_pnt <= 90:
+        raise DL3Error(path, f"DEC_PNT {dec_pnt} is out of range [-90, 90] deg")
     glon_pnt, glat_pnt = _float(look.get("GLON_PNT")), _float(look.get("GLAT_PNT"))
     if ra_pnt is not None and dec_pnt is not None and (glon_pnt is None or glat_pnt is None):
         galactic = SkyCoord(ra_pnt * u.deg, dec_pnt * u.deg, frame="icrs").galactic
@@ -366,17 +419,19 @@ def _read_open_file(path: Path, file_size: int, hdus, collection: Collection,
     date_obs, time_obs = _date_time(look.get("DATE-OBS", "DATE_OBS"), look.get("TIME-OBS", "TIME_OBS"))
     date_end, time_end = _date_time(look.get("DATE-END", "DATE_END"), look.get("TIME-END", "TIME_END"))
 
-    irfs = _find_irfs(path, hdus, indexes.irfs(obs_id))
-    containment = _irf_containment(hdus, irfs)
-    safe_lo, safe_hi = _safe_energies(hdus, obs_row, irfs)
+    irfs, irf_headers = _find_irfs(path, hdus, indexes, obs_id, problems)
+    containment = _irf_containment(irfs, irf_headers)
+    safe_lo, safe_hi = _safe_energies(obs_row, irfs, irf_headers)
     psf_radius, psf_energy, psf_offset = (_psf_resolution(irfs, collection, problems)
                                           if resolve_psf else (None, None, None))
 
-    altitude = _float(look.get("ALTITUDE"))
-    if altitude is not None and altitude < 10:
-        # Some files give the site altitude in km (e.g. 2.2); GADF says m.
-        altitude *= 1000.0
-        problems.append("ALTITUDE looked like km; converted to m")
+    altitude = _altitude(look, (header, hdus[0].header), collection, problems)
+
+    footprint = None
+    if ra_pnt is None and dec_pnt is None:
+        footprint = _survey_footprint(path, events, header, collection, problems)
+    elif ra_pnt is None or dec_pnt is None:
+        problems.append("incomplete pointing (only one of RA_PNT/DEC_PNT): no s_region")
 
     return Run(
         path=path, file_size=file_size, collection=collection.name, obs_id=obs_id,
@@ -403,8 +458,136 @@ def _read_open_file(path: Path, file_size: int, hdus, collection: Collection,
         safe_energy_lo=safe_lo, safe_energy_hi=safe_hi,
         irfs=irfs, irf_containment=containment,
         psf_radius=psf_radius, psf_ref_energy=psf_energy, psf_ref_offset=psf_offset,
-        problems=tuple(problems),
+        problems=tuple(problems), footprint=footprint,
+        data_format="ogip" if (_text(header.get("HDUCLASS")) or "").upper() == "OGIP" else "gadf",
     )
+
+
+def _observation_id(path, header, primary, collection: Collection, problems):
+    """OBS_ID (EVENTS, else PRIMARY header), else the configured keyword,
+    else the configured file-name pattern; a DL3Error when none gives one."""
+    raw = header.get("OBS_ID", primary.get("OBS_ID"))
+    if _text(raw) is not None:
+        return raw
+    keyword = collection.obs_id_keyword
+    if keyword:
+        raw = header.get(keyword, primary.get(keyword))
+        if _text(raw) is not None:
+            problems.append(f"OBS_ID missing: taken from {keyword} (obs_id_keyword)")
+            return raw
+    if collection.obs_id_from_filename:
+        found = collection.obs_id_from(path)
+        if found is None:
+            raise DL3Error(path, "missing required keyword OBS_ID in the EVENTS header, and the"
+                                 f" file name does not match obs_id_from_filename"
+                                 f" {collection.obs_id_from_filename!r}")
+        problems.append("OBS_ID missing: taken from the file name (obs_id_from_filename)")
+        return found
+    hint = (f" (nor {keyword})" if keyword else
+            " (configure obs_id_keyword or obs_id_from_filename for files without one)")
+    raise DL3Error(path, "missing required keyword OBS_ID in the EVENTS header" + hint)
+
+
+_KM_COMMENT = re.compile(r"\[\s*km\s*\]|\bkm\b|kilomet", re.IGNORECASE)
+_M_COMMENT = re.compile(r"\[\s*m\s*\]|\bmet(er|re)s?\b", re.IGNORECASE)
+
+
+def _altitude(look: _Lookup, headers, collection: Collection, problems) -> float | None:
+    """ALTITUDE in metres.
+
+    GADF says metres; some files write km.  The value is converted only
+    when the keyword's comment says km (``[km]``) or, for a comment that
+    names no unit, when the collection configures ``altitude_unit: km``;
+    it is never guessed from its size.
+    """
+    altitude = _float(look.get("ALTITUDE"))
+    if altitude is None:
+        return None
+    comment = ""
+    for header in headers:
+        if "ALTITUDE" in header:
+            comment = str(header.comments["ALTITUDE"] or "")
+            break
+    if _KM_COMMENT.search(comment):
+        problems.append("ALTITUDE in km (header comment); converted to m")
+        return altitude * 1000.0
+    if not _M_COMMENT.search(comment) and collection.altitude_unit == "km":
+        problems.append("ALTITUDE in km (altitude_unit: km); converted to m")
+        return altitude * 1000.0
+    if 0 < abs(altitude) < 10 and collection.altitude_unit != "m":
+        problems.append(f"ALTITUDE {altitude:g} m is unusually low; if the files give km,"
+                        " set altitude_unit: km")
+    return altitude
+
+
+_DSS_CIRCLE = re.compile(r"^\s*CIRCLE\s*\(\s*([^,]+),([^,]+),([^)]+)\)\s*$", re.IGNORECASE)
+#: Footprints are at least this large (deg), so that a single event gives
+#: a valid polygon.
+MIN_FOOTPRINT_RADIUS = 1e-3
+
+
+def _dss_roi(header) -> Footprint | None:
+    """The circular position selection of OGIP data sub-space keywords
+    (DSTYPn = 'POS(RA,DEC)', DSVALn = 'CIRCLE(ra,dec,r)'), e.g. a Fermi
+    gtselect region of interest, or None."""
+    for key in header:
+        if not key.startswith("DSTYP"):
+            continue
+        if str(header[key]).replace(" ", "").upper() != "POS(RA,DEC)":
+            continue
+        number = key[5:]
+        match = _DSS_CIRCLE.match(str(header.get(f"DSVAL{number}", "")))
+        if not match:
+            continue
+        try:
+            ra, dec, radius = (float(v) for v in match.groups())
+        except ValueError:
+            continue
+        unit = str(header.get(f"DSUNI{number}", "deg") or "deg").strip().lower()
+        if unit.startswith("rad"):
+            ra, dec, radius = (math.degrees(v) for v in (ra, dec, radius))
+        if math.isfinite(ra + dec + radius) and radius > 0 and -90 <= dec <= 90:
+            return Footprint(ra % 360.0, dec, radius, "file-roi")
+    return None
+
+
+def _survey_footprint(path, events, header, collection: Collection, problems):
+    """The sky region of a run without a pointing (see :class:`Footprint`)."""
+    roi = _dss_roi(header)
+    if roi is not None:
+        return roi
+    if collection.survey_region != "events":
+        return None
+    columns = {c.name.upper(): c for c in events.columns}
+    if events.data is None or len(events.data) == 0 or "RA" not in columns or "DEC" not in columns:
+        return None
+    try:
+        ra, dec = (_degrees(events.data[columns[n].name], columns[n].unit) for n in ("RA", "DEC"))
+    except (ValueError, TypeError, u.UnitConversionError):
+        problems.append("RA/DEC columns unusable: no s_region")
+        return None
+    good = np.isfinite(ra) & np.isfinite(dec)
+    if not good.any():
+        return None
+    lon, lat = np.radians(ra[good]), np.radians(dec[good])
+    vectors = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+    mean = vectors.mean(axis=1)
+    norm = float(np.linalg.norm(mean))
+    if norm < 1e-9:  # events spread evenly over the sky: no centre
+        return None
+    mean /= norm
+    radius = float(np.degrees(np.arccos(np.clip(mean @ vectors, -1.0, 1.0)).max()))
+    centre_ra = float(np.degrees(np.arctan2(mean[1], mean[0])) % 360.0)
+    centre_dec = float(np.degrees(np.arcsin(np.clip(mean[2], -1.0, 1.0))))
+    return Footprint(centre_ra, centre_dec, max(radius, MIN_FOOTPRINT_RADIUS), "events")
+
+
+def _degrees(values, unit_name) -> np.ndarray:
+    values = np.asarray(values)
+    if values.dtype.kind not in "iuf":
+        raise ValueError("not numeric")
+    unit = u.Unit((unit_name or "deg").strip() or "deg")
+    return (values.astype(float) * unit).to_value(u.deg)
 
 
 def _merged_time_header(header, look: _Lookup) -> dict:
@@ -468,10 +651,10 @@ def _energy_range(path, events, look: _Lookup, problems):
         raise DL3Error(path, f"ENERGY column is not numeric (TFORM {column.format})")
     energy = raw.astype(float)
     finite = np.isfinite(energy) & (energy > 0)
+    if not finite.any():
+        raise DL3Error(path, f"no event has a finite, positive ENERGY ({count} events)")
     if not finite.all():
         problems.append(f"{int((~finite).sum())} events with non-finite or non-positive ENERGY ignored for the energy range")
-    if not finite.any():
-        return None, None, count
     return (float(energy[finite].min()) * unit).to(u.TeV), (float(energy[finite].max()) * unit).to(u.TeV), count
 
 
@@ -484,9 +667,14 @@ def _date_time(date, time) -> tuple[str | None, str | None]:
     return date, time
 
 
-def _find_irfs(path: Path, hdus, indexed: tuple) -> tuple:
-    """IRFs in the event file itself, completed by hdu-index entries."""
-    found = {}
+def _find_irfs(path: Path, hdus, indexes, obs_id: str, problems) -> tuple:
+    """IRFs in the event file itself, completed by hdu-index entries.
+
+    Returns the IRFs (``HduRef`` tuple) and {hdu_type: header} of each.
+    An IRF the hdu-index names in a file that is missing, unreadable or
+    lacks the HDU is left out, with a problem naming the hdu-index.
+    """
+    found, headers = {}, {}
     for hdu in hdus[1:]:
         header = hdu.header
         hdu_type = None
@@ -498,18 +686,57 @@ def _find_irfs(path: Path, hdus, indexed: tuple) -> tuple:
             found[hdu_type] = gadf_index.HduRef(
                 hdu_type=hdu_type, hdu_class=str(header.get("HDUCLAS4", "")).strip().lower(),
                 path=path, hdu=str(hdu.name))
-    for ref in indexed:
-        if ref.hdu_type in IRF_TYPES and ref.hdu_type not in found:
-            found[ref.hdu_type] = ref
-    return tuple(found[t] for t in IRF_TYPES if t in found)
-
-
-def _irf_containment(hdus, irfs) -> str | None:
-    """'full-enclosure' or 'point-like', from HDUCLAS3 of the IRFs."""
-    for ref in irfs:
-        if ref.path != Path(hdus.filename() or ""):
+            headers[hdu_type] = header
+    for ref in indexes.irfs(obs_id):
+        if ref.hdu_type not in IRF_TYPES or ref.hdu_type in found:
             continue
-        value = str(hdus[ref.hdu].header.get("HDUCLAS3", "")).strip().lower()
+        if ref.path == path:
+            try:
+                header = hdus[ref.hdu].header
+            except KeyError:
+                header = None
+            reason = f"no HDU {ref.hdu!r} in the event file"
+        else:
+            header, reason = _external_header(ref)
+        if header is None:
+            problems.append(f"hdu-index {indexes.hdu_index_path}: {ref.hdu_type} IRF of"
+                            f" OBS_ID {obs_id} ignored: {ref.path}: {reason}")
+            continue
+        found[ref.hdu_type] = ref
+        headers[ref.hdu_type] = header
+    irfs = tuple(found[t] for t in IRF_TYPES if t in found)
+    return irfs, headers
+
+
+def _external_header(ref) -> tuple:
+    """(header, None) of an IRF HDU in another file, or (None, reason)."""
+    try:
+        stamp = os.stat(ref.path).st_mtime_ns
+    except OSError as exc:
+        return None, f"cannot read file: {exc.strerror}"
+    try:
+        headers = _file_headers(str(ref.path), stamp)
+    except (OSError, EOFError, ValueError, zlib.error, gzip.BadGzipFile) as exc:
+        return None, f"not a readable FITS file: {exc}"
+    header = headers.get(ref.hdu.strip().upper())
+    if header is None:
+        return None, f"no HDU {ref.hdu!r} (HDUs: {', '.join(headers) or 'none'})"
+    return header, None
+
+
+@functools.lru_cache(maxsize=32)
+def _file_headers(path: str, stamp: int) -> dict:
+    """{EXTNAME upper: header} of a FITS file (IRF files shared by many
+    runs are read once per modification)."""
+    with fits.open(path, memmap=False) as hdus:
+        return {str(hdu.name).strip().upper(): hdu.header.copy() for hdu in hdus[1:]}
+
+
+def _irf_containment(irfs, headers: dict) -> str | None:
+    """'full-enclosure' or 'point-like', from HDUCLAS3 of the IRFs (in the
+    event file or in the separate files an hdu-index names)."""
+    for ref in irfs:
+        value = str(headers[ref.hdu_type].get("HDUCLAS3", "")).strip().lower()
         if value in ("full-enclosure", "point-like"):
             return value
     if any(ref.hdu_type == "rad_max" for ref in irfs):
@@ -517,12 +744,12 @@ def _irf_containment(hdus, irfs) -> str | None:
     return None
 
 
-def _safe_energies(hdus, obs_row: dict, irfs):
-    """Safe energy range: obs-index columns, else AEFF LO_THRES/HI_THRES."""
+def _safe_energies(obs_row: dict, irfs, headers: dict):
+    """Safe energy range: obs-index columns, else AEFF LO_THRES/HI_THRES
+    (wherever the AEFF lives)."""
     lo, hi = _float(obs_row.get("safe_energy_lo")), _float(obs_row.get("safe_energy_hi"))
-    aeff = next((r for r in irfs if r.hdu_type == "aeff"), None)
-    if (lo is None or hi is None) and aeff is not None and aeff.path == Path(hdus.filename() or ""):
-        header = hdus[aeff.hdu].header
+    if (lo is None or hi is None) and "aeff" in headers:
+        header = headers["aeff"]
         lo = lo if lo is not None else _float(header.get("LO_THRES"))
         hi = hi if hi is not None else _float(header.get("HI_THRES"))
     return (None if lo is None else lo * u.TeV), (None if hi is None else hi * u.TeV)

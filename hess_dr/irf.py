@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import locale
+import os
 import numpy as np
 from astropy import units as u
 
@@ -57,6 +59,36 @@ def load_irf(ref: HduRef):
 
 def containment_radius(ref: HduRef, energy: u.Quantity, offset: u.Quantity,
                        fraction: float = 0.68) -> u.Quantity:
+    """Radius containing ``fraction`` of the PSF at a true energy and offset.
+
+    Cached per IRF file (path, HDU, modification time) and reference point:
+    runs sharing one IRF file through an hdu-index read it once.
+
+    Returns
+    -------
+    astropy.units.Quantity
+        The radius in arcsec.
+
+    Raises
+    ------
+    ValueError
+        If the PSF is not defined there (e.g. the energy is outside its range).
+    """
+    arcsec = _cached_containment_radius(
+        ref, os.stat(ref.path).st_mtime_ns, float(energy.to_value(u.TeV)),
+        float(offset.to_value(u.deg)), fraction)
+    return arcsec * u.arcsec
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_containment_radius(ref: HduRef, mtime_ns: int, energy_tev: float,
+                               offset_deg: float, fraction: float) -> float:
+    return _containment_radius(ref, energy_tev * u.TeV, offset_deg * u.deg,
+                               fraction).to_value(u.arcsec)
+
+
+def _containment_radius(ref: HduRef, energy: u.Quantity, offset: u.Quantity,
+                        fraction: float = 0.68) -> u.Quantity:
     """Radius containing ``fraction`` of the PSF at a true energy and offset.
 
     Returns

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from astropy import units as u
-from astropy.coordinates import Angle, SkyCoord
+from astropy.coordinates.angle_utilities import offset_by
 from astropy.time import Time
 
 from .config import Collection
@@ -26,6 +26,9 @@ PUBLISHED_SCALE = "utc"
 
 #: Vertices of the polygon approximating the circular field of view.
 FOV_POLYGON_VERTICES = 24
+
+#: ObsCore access_format (media type) of each :attr:`Run.data_format`.
+ACCESS_FORMATS = {"gadf": "application/x-fits-gadf", "ogip": "application/x-fits-ogip"}
 
 #: T-MOC order used for t_intervals: 61 is the finest, one microsecond.
 TMOC_ORDER = 61
@@ -47,12 +50,59 @@ def product_accref(run: Run, collection: Collection, prefix: str = "hess_dr") ->
 
 def fov_polygon(ra: float, dec: float, diameter: float) -> list[tuple[float, float]]:
     """Vertices (deg) of a polygon inscribed in the circular field of view."""
-    centre = SkyCoord(ra * u.deg, dec * u.deg, frame="icrs")
-    angles = Angle(np.linspace(0, 360, FOV_POLYGON_VERTICES, endpoint=False), u.deg)
-    vertices = centre.directional_offset_by(angles, Angle(diameter / 2, u.deg))
+    # astropy's offset_by is what SkyCoord.directional_offset_by computes,
+    # without building SkyCoord objects (~5 ms per run at import).
+    angles = np.linspace(0, 2 * np.pi, FOV_POLYGON_VERTICES, endpoint=False)
+    lon, lat = offset_by(np.radians(ra), np.radians(dec), angles, np.radians(diameter / 2))
     # Counter-clockwise on the sky (east of north is increasing position
     # angle), which is what pgsphere expects for the inside of a polygon.
-    return [(float(v.ra.deg), float(v.dec.deg)) for v in vertices]
+    return list(zip(lon.to_value(u.deg).tolist(), lat.to_value(u.deg).tolist()))
+
+
+def enclosing_polygon(ra: float, dec: float, radius: float) -> list[tuple[float, float]] | None:
+    """Vertices (deg) of a polygon containing the circle of ``radius`` (deg).
+
+    The regular spherical polygon whose inscribed circle is the given one:
+    its vertices lie at R = atan(tan(radius) / cos(pi / N)) from the centre,
+    so every point of the circle is inside.  None when that polygon would
+    reach 90 deg or more from its centre (no meaningful region).
+    """
+    if not (0 < radius < 90):
+        return None
+    vertex_radius = np.degrees(np.arctan(np.tan(np.radians(radius))
+                                         / np.cos(np.pi / FOV_POLYGON_VERTICES)))
+    if vertex_radius >= 90:
+        return None
+    return fov_polygon(ra, dec, 2 * float(vertex_radius))
+
+
+def sky_region(run: Run, collection: Collection) -> dict:
+    """s_ra, s_dec, s_fov, the s_region polygon and where they come from.
+
+    * pointed runs: the pointing, and the polygon inscribed in the
+      configured field of view around it (``'pointing'``);
+    * runs without a pointing: the circle of :attr:`Run.footprint` (the
+      file's region of interest, ``'file-roi'``, or the circle around the
+      events' mean direction holding every event, ``'events'``): its centre,
+      its diameter as s_fov and a polygon containing it, when that polygon
+      stays within 90 deg of the centre;
+    * otherwise everything NULL.
+    """
+    none = {"s_ra": None, "s_dec": None, "s_fov": None, "s_region_vertices": None,
+            "s_region_origin": None}
+    if run.ra_pnt is not None and run.dec_pnt is not None:
+        fov = collection.fov_diameter_deg
+        return {"s_ra": run.ra_pnt, "s_dec": run.dec_pnt, "s_fov": fov,
+                "s_region_vertices": fov_polygon(run.ra_pnt, run.dec_pnt, fov) if fov else None,
+                "s_region_origin": "pointing" if fov else None}
+    footprint = run.footprint
+    if footprint is None or run.ra_pnt is not None or run.dec_pnt is not None:
+        return none
+    vertices = enclosing_polygon(footprint.ra, footprint.dec, footprint.radius)
+    if vertices is None:
+        return none
+    return {"s_ra": footprint.ra, "s_dec": footprint.dec, "s_fov": 2 * footprint.radius,
+            "s_region_vertices": vertices, "s_region_origin": footprint.origin}
 
 
 def _microseconds(time: Time) -> np.ndarray:
@@ -119,8 +169,6 @@ def obs_row(run: Run, collection: Collection, accref: str) -> dict:
     accref : str
         The product's access reference (see :func:`product_accref`).
     """
-    has_pointing = run.ra_pnt is not None and run.dec_pnt is not None
-    fov = collection.fov_diameter_deg
     time_ref = run.time_ref
     epoch = time_ref.epoch
     mjdrefi = float(np.floor(epoch.jd1 - 2400000.5 + epoch.jd2))
@@ -130,6 +178,7 @@ def obs_row(run: Run, collection: Collection, accref: str) -> dict:
     return {
         "accref": accref,
         "access_path": str(run.path),
+        "access_format": ACCESS_FORMATS[run.data_format],
         "collection": collection.name,
         "obs_collection": collection.obs_collection,
         "calib_level": collection.calib_level,
@@ -162,8 +211,7 @@ def obs_row(run: Run, collection: Collection, accref: str) -> dict:
         "safe_energy_lo": _tev(run.safe_energy_lo), "safe_energy_hi": _tev(run.safe_energy_hi),
         "energy_min": _ev(run.energy_min), "energy_max": _ev(run.energy_max),
         "em_min": run.wavelength_min, "em_max": run.wavelength_max,
-        "s_fov": fov if has_pointing else None,
-        "s_region_vertices": fov_polygon(run.ra_pnt, run.dec_pnt, fov) if has_pointing and fov else None,
+        **sky_region(run, collection),
         "s_resolution": None if run.psf_radius is None else float(run.psf_radius.to_value(u.arcsec)),
         "s_ref_energy": _ev(run.psf_ref_energy),
         "s_ref_oaa": None if run.psf_ref_offset is None else float(run.psf_ref_offset.to_value(u.deg)),
