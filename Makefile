@@ -12,8 +12,10 @@ export HESS_DR_FULL_DATA
 bootstrap:
 	bash bin/bootstrap.sh
 
+# make demo DATA=<folder> (its own hess_dr.yaml is used when it has one)
+# or make demo CONFIG=<operator yaml> (several collections, any instruments)
 demo: bootstrap
-	$(PYTHON) bin/hess-dr-demo --data "$(DATA)" --port $(PORT)
+	$(PYTHON) bin/hess-dr-demo $(if $(CONFIG),--config "$(CONFIG)",--data "$(DATA)") --port $(PORT)
 
 test: bootstrap
 	$(PYTHON) -m pytest -ra tests

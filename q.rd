@@ -320,7 +320,7 @@
     <column name="problems" type="text" ucd="meta.note"
       verbLevel="30"
       description="What was found odd in the file at import (or NULL)"/>
-    <column name="source_path" type="text" ucd="meta.file"
+    <column name="source_path" type="text" ucd="meta.id;meta.file"
       verbLevel="30" required="True"
       description="The event list file (inputs-relative or absolute path) as
         the import saw it; incremental imports compare it with the disk"/>
@@ -423,11 +423,21 @@
         if table.newlyCreated:
           pass
         elif sourceToken == sources.PRUNE_TOKEN:
-          stale = [path for (path,) in table.connection.query(
-              "SELECT source_path FROM \schema.obs_index")
-            if not os.path.exists(os.path.join(inputs, path))]
-          for path in stale:
-            base.ui.notifyInfo(f"hess_dr: {path} is gone; removing its rows")
+          # rows of files that vanished, or that no configured data_dir
+          # holds any more (this import does not list them as sources)
+          from hess_dr import config as hess_config
+          configuration = hess_config.load()
+          for (path,) in table.connection.query(
+              "SELECT source_path FROM \schema.obs_index"):
+            full = os.path.join(inputs, path)
+            if not os.path.exists(full):
+              base.ui.notifyInfo(f"hess_dr: {path} is gone; removing its rows")
+            elif configuration.collection_for(full) is None:
+              base.ui.notifyInfo(f"hess_dr: {path} is below no configured"
+                " data_dir any more; removing its rows")
+            else:
+              continue
+            stale.append(path)
         else:
           stale = [sources.source_key(sourceToken, inputs)]
         for path in stale:

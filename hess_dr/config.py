@@ -33,6 +33,10 @@ TRACKING_MODES = ("sidereal", "fixed-az-el-transit",
                   "solar-system-object-tracking", "none")
 SCAN_MODES = ("on-source", "on-off", "raster-map", "on-the-fly-cross-scan",
               "on-the-fly-cross-map", "slew")
+#: Values of ``survey_region``: what s_region is for files without a pointing.
+SURVEY_REGIONS = ("events", "none")
+#: Values of ``altitude_unit``.
+ALTITUDE_UNITS = ("m", "km")
 
 
 class ConfigError(ValueError):
@@ -65,10 +69,30 @@ class Collection:
     embargo: datetime.date | None = None
     rights: str | None = None
     rights_url: str | None = None
+    #: Header keyword holding the observation id when OBS_ID is missing.
+    obs_id_keyword: str | None = None
+    #: Regular expression with one group, searched in the file name, giving
+    #: the observation id of files without OBS_ID (and obs_id_keyword).
+    obs_id_from_filename: str | None = None
+    #: Unit of the ALTITUDE keyword when its comment does not say ('m', 'km').
+    altitude_unit: str | None = None
+    #: s_region of files without a pointing: 'events' (the circle around
+    #: the events' mean direction holding them all) or 'none' (NULL).
+    survey_region: str = "events"
 
     def default(self, keyword: str) -> Any:
         """Return the configured value for a missing header keyword, or None."""
         return self.defaults.get(keyword.lower())
+
+    def obs_id_from(self, path: str | os.PathLike) -> str | None:
+        """The observation id ``obs_id_from_filename`` finds in a file name,
+        or None (no pattern configured, or no match)."""
+        if not self.obs_id_from_filename:
+            return None
+        match = re.search(self.obs_id_from_filename, Path(path).name)
+        if match is None or not (match.group(1) or "").strip():
+            return None
+        return match.group(1).strip()
 
     def scan_mode(self, obs_mode: str | None) -> str | None:
         """Map an OBS_MODE header value to an ObsCore-HEA scan_mode."""
@@ -213,8 +237,29 @@ def _parse_collection(raw: Any, index: int, where: _Where, base_dir: Path) -> Co
         "title_prefix": _opt_str(raw, "title_prefix", where, ctx) or raw["obs_collection"],
     }
     for key in ("facility_name", "instrument_name", "tracking_mode", "messenger_name",
-                "owner", "rights", "rights_url"):
+                "owner", "rights", "rights_url", "obs_id_keyword", "obs_id_from_filename",
+                "altitude_unit"):
         values[key] = _opt_str(raw, key, where, ctx)
+    if values["obs_id_keyword"]:
+        values["obs_id_keyword"] = values["obs_id_keyword"].upper()
+    if values["obs_id_from_filename"]:
+        try:
+            groups = re.compile(values["obs_id_from_filename"]).groups
+        except re.error as exc:
+            raise where.error(f"{ctx}.obs_id_from_filename",
+                              f"not a valid regular expression: {exc}") from None
+        if groups != 1:
+            raise where.error(f"{ctx}.obs_id_from_filename",
+                              f"must have exactly one group (...), has {groups}")
+    if values["altitude_unit"] and values["altitude_unit"] not in ALTITUDE_UNITS:
+        raise where.error(f"{ctx}.altitude_unit",
+                          f"{values['altitude_unit']!r} is not one of {', '.join(ALTITUDE_UNITS)}")
+    survey_region = _opt_str(raw, "survey_region", where, ctx)
+    if survey_region is not None:
+        if survey_region not in SURVEY_REGIONS:
+            raise where.error(f"{ctx}.survey_region",
+                              f"{survey_region!r} is not one of {', '.join(SURVEY_REGIONS)}")
+        values["survey_region"] = survey_region
     if values["messenger_name"] is None:  # absent: keep the dataclass default, like messenger_pdgid
         del values["messenger_name"]
     for key in ("fov_diameter_deg", "psf_ref_energy_tev", "psf_ref_offset_deg"):

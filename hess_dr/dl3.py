@@ -285,7 +285,8 @@ def read_run(path: str | os.PathLike, collection: Collection, *,
         raise
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise DL3Error(path, f"not a readable FITS file: {exc}") from None
-    except (ValueError, TypeError, KeyError, IndexError, UnicodeDecodeError) as exc:
+    except (ValueError, TypeError, KeyError, IndexError, UnicodeDecodeError,
+            fits.VerifyError) as exc:  # VerifyError: an unparsable card (TSTART = NaN)
         raise DL3Error(path, f"malformed FITS content: {exc}") from None
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import gzip
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +67,9 @@ class IndexFiles:
     hdu_refs: dict  # obs_id text -> tuple of HduRef
     obs_index_path: Path | None = None
     hdu_index_path: Path | None = None
+    #: Why an index file found there could not be used (each message names
+    #: the index file); its content is then ignored.
+    errors: tuple = ()
 
     def obs_row(self, obs_id: str) -> dict:
         return self.obs_rows.get(obs_id, {})
@@ -111,16 +116,36 @@ def _load_directory(directory: str, stamp: tuple) -> IndexFiles:
     directory = Path(directory)
     obs_path = next((directory / n for n in OBS_INDEX_NAMES if (directory / n).exists()), None)
     hdu_path = next((directory / n for n in HDU_INDEX_NAMES if (directory / n).exists()), None)
-    return IndexFiles(
-        obs_rows=read_obs_index(obs_path) if obs_path else {},
-        hdu_refs=read_hdu_index(hdu_path) if hdu_path else {},
-        obs_index_path=obs_path, hdu_index_path=hdu_path)
+    errors = []
+    obs_rows = _read_or_report(read_obs_index, obs_path, "obs-index", errors)
+    hdu_refs = _read_or_report(read_hdu_index, hdu_path, "hdu-index", errors)
+    return IndexFiles(obs_rows=obs_rows, hdu_refs=hdu_refs,
+                      obs_index_path=obs_path, hdu_index_path=hdu_path, errors=tuple(errors))
+
+
+class IndexFileError(ValueError):
+    """An index file that cannot be used; ``str()`` names the file."""
+
+
+def _read_or_report(reader, path, kind, errors) -> dict:
+    """``reader(path)``, or {} and a message naming the index file."""
+    if path is None:
+        return {}
+    try:
+        return reader(path)
+    except IndexFileError as exc:
+        errors.append(f"{kind} {exc}; ignored")
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        errors.append(f"{kind} {path}: not a readable FITS file ({exc}); ignored")
+    except (ValueError, TypeError, KeyError, IndexError, UnicodeDecodeError) as exc:
+        errors.append(f"{kind} {path}: malformed ({type(exc).__name__}: {exc}); ignored")
+    return {}
 
 
 def read_obs_index(path: Path) -> dict:
     """Read an obs-index into {obs_id: {lowercase column: value}}."""
     with fits.open(path, memmap=False) as hdus:
-        table = _index_hdu(hdus, "OBS").data
+        table = _index_hdu(hdus, "OBS", path, ("OBS_ID",)).data
         names = table.columns.names
         rows = {}
         for record in table:
@@ -136,7 +161,7 @@ def read_hdu_index(path: Path) -> dict:
     BASE_DIR header keyword, when present, overrides that base.
     """
     with fits.open(path, memmap=False) as hdus:
-        hdu = _index_hdu(hdus, "HDU")
+        hdu = _index_hdu(hdus, "HDU", path, _HDU_INDEX_COLUMNS)
         base = Path(hdu.header.get("BASE_DIR") or path.parent)
         refs: dict[str, list] = {}
         for record in hdu.data:
@@ -149,12 +174,29 @@ def read_hdu_index(path: Path) -> dict:
     return {key: tuple(value) for key, value in refs.items()}
 
 
-def _index_hdu(hdus, kind: str):
+_HDU_INDEX_COLUMNS = ("OBS_ID", "HDU_TYPE", "HDU_CLASS", "FILE_DIR", "FILE_NAME", "HDU_NAME")
+
+
+def _index_hdu(hdus, kind: str, path=None, required: tuple = ()):
+    """The index table of an index file; IndexFileError (naming the file)
+    when there is none or it lacks a required column."""
+    chosen = None
     for hdu in hdus[1:]:
         if (_text(hdu.header.get("HDUCLAS2", "")).upper() == kind
                 or _text(hdu.header.get("EXTNAME", "")).upper() == f"{kind}_INDEX"):
-            return hdu
-    return hdus[1]
+            chosen = hdu
+            break
+    if chosen is None:
+        if len(hdus) < 2 or not isinstance(hdus[1], fits.BinTableHDU):
+            raise IndexFileError(f"{path}: no {kind}_INDEX table")
+        chosen = hdus[1]
+    if chosen.data is None:
+        return chosen
+    names = {n.upper() for n in chosen.columns.names}
+    missing = [c for c in required if c not in names]
+    if missing:
+        raise IndexFileError(f"{path}: {kind}_INDEX table has no {', '.join(missing)} column")
+    return chosen
 
 
 def _python(value):

@@ -38,6 +38,8 @@ PRODUCTS = {
 }
 
 GADF_MIME = "application/x-fits-gadf"
+#: Media type of event files in the OGIP form of space missions (Fermi FT1).
+OGIP_MIME = "application/x-fits-ogip"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +62,7 @@ def product_url(prod_url: str, pub_did: str, product: str) -> str:
 
 def dataset_links(pub_did: str, *, file_url: str, file_size: int | None,
                   irf_types: str | None, prod_url: str,
-                  rights_url: str | None) -> list[Link]:
+                  rights_url: str | None, file_type: str = GADF_MIME) -> list[Link]:
     """The links of one event list, in a stable order.
 
     Parameters
@@ -78,9 +80,13 @@ def dataset_links(pub_did: str, *, file_url: str, file_size: int | None,
         The ``prod`` service's dlget URL.
     rights_url : str, optional
         Where the terms of use are documented (collection configuration).
+    file_type : str
+        Media type of the event list file (:data:`GADF_MIME`, or
+        :data:`OGIP_MIME` for OGIP event files such as Fermi-LAT FT1).
     """
-    links = [Link("#this", file_url, GADF_MIME,
-                  "The event list (GADF DL3 FITS: EVENTS, GTI and the run's IRFs)",
+    description = ("The event list (OGIP FITS: EVENTS and GTI)" if file_type == OGIP_MIME
+                   else "The event list (GADF DL3 FITS: EVENTS, GTI and the run's IRFs)")
+    links = [Link("#this", file_url, file_type, description,
                   content_qualifier="event-list", content_length=file_size)]
     available = (irf_types or "").split()
     for irf in IRF_QUALIFIERS:

@@ -50,6 +50,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: Side of the counts map (deg) and its pixel size (deg).
 MAP_WIDTH_DEG = 5.0
 MAP_PIXEL_DEG = 0.04
+#: Widest counts map (deg) drawn around a survey run's region (TAN projection).
+MAX_MAP_WIDTH_DEG = 100.0
 
 _DPI = 100
 # matplotlib shares font and text-layout caches between figures.
@@ -233,8 +235,19 @@ def counts_map_png(run, width_deg: float = MAP_WIDTH_DEG,
 def _counts_map(run, events: _Events, width_deg: float, pixel_deg: float) -> bytes:
     messages = []
     has_positions = events.ra is not None and len(events) > 0
+    footprint = getattr(run, "footprint", None)
     if _has_pointing(run):
         centre = (float(run.ra_pnt), float(run.dec_pnt))
+    elif footprint is not None and 2 * footprint.radius < MAX_MAP_WIDTH_DEG:
+        # survey data with a known region (the file's ROI, or the circle
+        # holding the events): show all of it, with as many pixels
+        centre = (footprint.ra, footprint.dec)
+        if 2.2 * footprint.radius > width_deg:
+            pixel_deg *= 2.2 * footprint.radius / width_deg
+            width_deg = 2.2 * footprint.radius
+        messages.append("no pointing position: map of the "
+                        + ("file's region of interest" if footprint.origin == "file-roi"
+                           else "region holding the events"))
     else:
         centre = _mean_position(events.ra, events.dec) if has_positions else None
         if centre is not None:

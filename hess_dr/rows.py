@@ -64,8 +64,8 @@ def enclosing_polygon(ra: float, dec: float, radius: float) -> list[tuple[float,
 
     The regular spherical polygon whose inscribed circle is the given one:
     its vertices lie at R = atan(tan(radius) / cos(pi / N)) from the centre,
-    so every point of the circle is inside.  None when that polygon would
-    reach 90 deg or more from its centre (no meaningful region).
+    so every point of the circle is inside.  None for a radius of 90 deg or
+    more (a hemisphere or more: no meaningful region).
     """
     if not (0 < radius < 90):
         return None

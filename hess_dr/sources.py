@@ -22,3 +22,66 @@ def source_mtime(path: str) -> datetime.datetime:
     """The file's modification time as ``fromdbUpdating`` compares it: a
     naive UTC datetime (microsecond precision, like PostgreSQL's)."""
     return datetime.datetime.utcfromtimestamp(os.path.getmtime(path))
+
+
+def looping_link(path: str, root: str) -> str | None:
+    """The symbolic link on the way from ``root`` to the file ``path`` that
+    points back to a directory containing it (``night/again -> ..``), or
+    None.
+
+    DaCHS 2.7's recursive source search lists the files of such a link's
+    target a second time under another name (it globs the link, without
+    descending further); those second names are what this finds.
+    """
+    root, path = os.path.abspath(root), os.path.abspath(path)
+    relative = os.path.relpath(os.path.dirname(path), root)
+    if relative == os.curdir or relative.startswith(os.pardir):
+        return None
+    current = root
+    for part in relative.split(os.sep):
+        parent, current = current, os.path.join(current, part)
+        if os.path.islink(current):
+            target = os.path.realpath(current)
+            container = os.path.realpath(parent)
+            if container == target or container.startswith(target.rstrip(os.sep) + os.sep):
+                return current
+    return None
+
+
+def source_patterns(root: str, suffixes=("*.fits", "*.fits.gz")) -> list[str]:
+    """Glob patterns naming every candidate file below ``root``: one per
+    directory and suffix, the directory part glob-escaped.
+
+    A replacement for DaCHS 2.7's ``<sources recurse="True">`` walk, which
+    recurses without end on a dangling symbolic link (RecursionError after
+    walking the whole file system from ``/``), finds nothing in a directory
+    whose name holds ``[``, ``*`` or ``?``, does not descend into symlinked
+    directories, and lists a directory linked into itself twice.  Here
+    symbolic links are followed, each real directory is visited once (the
+    first path in sorted order wins), hidden directories are skipped, as
+    DaCHS does, and unreadable ones are left out.
+    """
+    import glob
+
+    patterns, seen = [], set()
+
+    def visit(directory):
+        try:
+            status = os.stat(directory)
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            return
+        if (status.st_dev, status.st_ino) in seen:
+            return
+        seen.add((status.st_dev, status.st_ino))
+        patterns.extend(os.path.join(glob.escape(directory), suffix) for suffix in suffixes)
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()  # follows links; False for dangling ones
+            except OSError:
+                is_dir = False
+            if is_dir and not entry.name.startswith("."):
+                visit(entry.path)
+
+    visit(os.path.abspath(root))
+    return patterns

@@ -9,12 +9,19 @@ GTI table, optionally the four IRF HDUs copied from a real DR1 file).  The
 knobs let a caller reproduce the quirks of DL3 files from other instruments
 (REFERENCE.md section 3): any header keyword can be replaced or deleted,
 columns replaced or dropped, the GTI table given thousands of rows or left
-out, the HDUCLAS* keywords stripped, the IRFs written to a separate file.
+out, the HDUCLAS* keywords stripped, the IRFs written to a separate file,
+another time reference (``mjdref``, ``timesys``), point-like IRFs with a
+generated RAD_MAX HDU (:func:`rad_max_hdu`).  :func:`write_ft1` writes a
+Fermi-LAT FT1 file (OGIP, no OBS_ID, MeV, DSS keywords), and
+:func:`write_families` one folder per instrument family (H.E.S.S., MAGIC,
+VERITAS, FACT with an hdu-index, LST-1 point-like, HAWC, Fermi-LAT), with
+:func:`families_config` the configuration publishing them
+(``bin/hess-dr-synth-families``).
 
 Typical use::
 
     from astropy import units as u
-    import synth
+    from hess_dr import synthetic as synth
 
     path = synth.write_event_list(tmp_path / "run_000001.fits.gz", obs_id=1,
                                   energies=[1, 10, 100] * u.TeV,
@@ -31,6 +38,7 @@ integration tests and archive generators alike.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gzip as _gzip
 import io
@@ -45,9 +53,11 @@ from astropy.io import fits
 from astropy.time import Time, TimeDelta
 
 __all__ = [
-    "DR1_SAMPLE", "FROM_HEADER", "IRF_TYPES", "HESS_SITE",
+    "DR1_SAMPLE", "FROM_HEADER", "IRF_TYPES", "ALL_IRF_TYPES", "HESS_SITE",
     "write_event_list", "write_irf_file", "write_obs_index", "write_hdu_index",
-    "hdu_index_rows", "truncated_copy", "event_header", "irf_hdus", "write_hdus",
+    "hdu_index_rows", "truncated_copy", "event_header", "irf_hdus", "rad_max_hdu",
+    "write_hdus", "write_ft1", "FT1_MJDREFI", "FT1_MJDREFF", "FAMILIES", "Family",
+    "write_families", "families_config", "FT1_FILE_NAME", "FT1_OBS_ID_PATTERN",
 ]
 
 #: The real H.E.S.S. DR1 file the IRF HDUs are copied from.
@@ -55,10 +65,15 @@ DR1_SAMPLE = Path(__file__).resolve().parent.parent / "data" / "hess_dl3_dr1_obs
 
 #: IRF HDU types, in file order, with their EXTNAME in the DR1 files.
 IRF_TYPES = ("aeff", "edisp", "psf", "bkg")
-_IRF_EXTNAMES = {"aeff": "AEFF", "edisp": "EDISP", "psf": "PSF", "bkg": "BKG"}
+#: Every IRF type :func:`irf_hdus` can write: the DR1 copies and a
+#: generated point-like directional cut (RAD_MAX, see :func:`rad_max_hdu`).
+ALL_IRF_TYPES = IRF_TYPES + ("rad_max",)
+_IRF_EXTNAMES = {"aeff": "AEFF", "edisp": "EDISP", "psf": "PSF", "bkg": "BKG",
+                 "rad_max": "RAD_MAX"}
 #: hdu-index HDU_CLASS of each DR1 HDU type.
 _HDU_CLASSES = {"events": "events", "gti": "gti", "aeff": "aeff_2d",
-                "edisp": "edisp_2d", "psf": "psf_table", "bkg": "bkg_3d"}
+                "edisp": "edisp_2d", "psf": "psf_table", "bkg": "bkg_3d",
+                "rad_max": "rad_max_2d"}
 
 #: H.E.S.S. site (EVENTS header of every DR1 file): GEOLON, GEOLAT (deg), ALTITUDE (m).
 HESS_SITE = {"GEOLON": 16.5002222222222, "GEOLAT": -23.2717777777778, "ALTITUDE": 1835.0}
@@ -91,7 +106,9 @@ def event_header(*, obs_id: Any = 23523, tstart: float = 123890826.0,
                  tstop: float = 123892513.0, ra_pnt: float = 83.633333333333,
                  dec_pnt: float = 21.514444444444, object_name: str = "Crab Nebula",
                  deadc: float = 0.937603298574686, energy_unit: str = "TeV",
-                 hduclass: bool = True) -> dict:
+                 hduclass: bool = True,
+                 mjdref: float | tuple[float, float] = (DR1_MJDREFI, DR1_MJDREFF),
+                 timesys: str = "TT") -> dict:
     """The default EVENTS header keywords, modelled on DR1 run 23523.
 
     DATE-OBS/TIME-OBS and DATE-END/TIME-END are computed from MJDREF and
@@ -114,13 +131,20 @@ def event_header(*, obs_id: Any = 23523, tstart: float = 123890826.0,
         EUNIT.
     hduclass : bool
         Include HDUCLASS/HDUCLAS1 (and HDUDOC/HDUVERS).
+    mjdref : float or (float, float)
+        The MET reference epoch: a pair is written as MJDREFI/MJDREFF (the
+        integer part as given: ``51910.0`` gives a float MJDREFI), a single
+        number as MJDREF.  Default: DR1's.
+    timesys : str
+        TIMESYS, written as given (any case); DATE-OBS/DATE-END are computed
+        in that scale.
 
     Returns
     -------
     dict
         Ordered keyword -> value.
     """
-    epoch = Time(DR1_MJDREFI, DR1_MJDREFF, format="mjd", scale="tt")
+    epoch = _epoch(mjdref, timesys)
     start, stop = (epoch + TimeDelta([tstart, tstop], format="sec")).isot
     ontime = float(tstop - tstart)
     header = {}
@@ -131,8 +155,8 @@ def event_header(*, obs_id: Any = 23523, tstart: float = 123890826.0,
         "TELESCOP": "HESS", "ORIGIN": "H.E.S.S. Collaboration",
         "INSTRUME": "H.E.S.S. Phase I", "EV_CLASS": "std", "OBS_ID": obs_id,
         "TSTART": float(tstart), "TSTOP": float(tstop),
-        "MJDREFI": DR1_MJDREFI, "MJDREFF": DR1_MJDREFF,
-        "TIMEUNIT": "s", "TIMESYS": "TT", "TIMEREF": "local", "TASSIGN": "Namibia",
+        **_mjdref_keywords(mjdref),
+        "TIMEUNIT": "s", "TIMESYS": timesys, "TIMEREF": "local", "TASSIGN": "Namibia",
         "TELAPSE": 0, "ONTIME": ontime, "LIVETIME": ontime * deadc, "DEADC": deadc,
         "OBJECT": object_name, "RA_OBJ": ra_pnt, "DEC_OBJ": dec_pnt + 0.5,
         "RA_PNT": ra_pnt, "DEC_PNT": dec_pnt,
@@ -145,6 +169,19 @@ def event_header(*, obs_id: Any = 23523, tstart: float = 123890826.0,
         "DATE-END": stop[:10], "TIME-END": stop[11:],
     })
     return header
+
+
+def _mjdref_keywords(mjdref) -> dict:
+    if isinstance(mjdref, (tuple, list)):
+        return {"MJDREFI": mjdref[0], "MJDREFF": mjdref[1]}
+    return {"MJDREF": mjdref}
+
+
+def _epoch(mjdref, timesys: str) -> Time:
+    scale = {"TDT": "tt", "ET": "tt"}.get(timesys.strip().upper(), timesys.strip().lower())
+    if isinstance(mjdref, (tuple, list)):
+        return Time(float(mjdref[0]), float(mjdref[1]), format="mjd", scale=scale)
+    return Time(float(mjdref), format="mjd", scale=scale)
 
 
 def write_event_list(
@@ -174,6 +211,11 @@ def write_event_list(
     gzip: bool | None = None,
     extra_hdus: Sequence[fits.hdu.base.ExtensionHDU] = (),
     seed: int = 0,
+    mjdref: float | tuple[float, float] = (DR1_MJDREFI, DR1_MJDREFF),
+    timesys: str = "TT",
+    irf_containment: str | None = None,
+    irf_extnames: Mapping[str, str] | None = None,
+    irf_header_overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
     """Write a synthetic DL3 event list (PRIMARY, EVENTS, [GTI], [IRFs]).
 
@@ -222,7 +264,8 @@ def write_event_list(
         GTI header keywords to set or (``None``) delete.
     irfs : bool or sequence of str
         Copy the IRF HDUs (``True``: aeff, edisp, psf, bkg; or a selection
-        of :data:`IRF_TYPES`) from ``irf_source`` into the file.
+        of :data:`ALL_IRF_TYPES`, ``rad_max`` being generated by
+        :func:`rad_max_hdu`) from ``irf_source`` into the file.
     irf_source : path-like
         A DR1 file to copy the IRF HDUs from.
     hduclass : bool
@@ -234,6 +277,19 @@ def write_event_list(
         Appended after everything else.
     seed : int
         Seed of the random generator used for the default columns.
+    mjdref, timesys :
+        The time reference of the EVENTS and GTI headers (see
+        :func:`event_header`); TSTART, TSTOP and the TIMEs are MET seconds
+        from it.
+    irf_containment : str, optional
+        HDUCLAS3 written into every IRF HDU (e.g. ``"POINT-LIKE"``);
+        default: as in the DR1 source (``FULL-ENCLOSURE``).
+    irf_extnames : mapping, optional
+        hdu_type -> EXTNAME of the IRF HDUs (e.g. ``{"aeff": "EFFECTIVE
+        AREA"}``).
+    irf_header_overrides : mapping, optional
+        hdu_type -> header keywords to set or (``None``) delete in that IRF
+        HDU (e.g. ``{"aeff": {"LO_THRES": 0.3}}``).
 
     Returns
     -------
@@ -270,14 +326,16 @@ def write_event_list(
     events = fits.BinTableHDU.from_columns(list(columns.values()), name="EVENTS")
     _update(events.header, event_header(
         obs_id=obs_id, tstart=tstart, tstop=tstop, ra_pnt=ra_pnt, dec_pnt=dec_pnt,
-        object_name=object_name, energy_unit=energy_unit))
+        object_name=object_name, energy_unit=energy_unit, mjdref=mjdref, timesys=timesys))
 
     hdus = [fits.PrimaryHDU(), events]
     if gti is not None:
         rows = [(tstart, tstop)] if gti is FROM_HEADER else list(gti)
-        hdus.append(_gti_hdu(rows, tstart, tstop))
+        hdus.append(_gti_hdu(rows, tstart, tstop, mjdref, timesys))
     if irfs:
-        hdus.extend(irf_hdus(IRF_TYPES if irfs is True else irfs, source=irf_source))
+        types = IRF_TYPES if irfs is True else tuple(irfs)
+        hdus.extend(_customised_irfs(types, irf_source, None, irf_containment,
+                                     irf_extnames, irf_header_overrides))
     hdus.extend(extra_hdus)
 
     if not hduclass:
@@ -297,7 +355,8 @@ def _power_law(rng, n, e_min, e_max, index):
     return (a + (b - a) * rng.uniform(0, 1, n)) ** (1 / (1 - index))
 
 
-def _gti_hdu(rows, tstart, tstop) -> fits.BinTableHDU:
+def _gti_hdu(rows, tstart, tstop, mjdref=(DR1_MJDREFI, DR1_MJDREFF),
+             timesys="TT") -> fits.BinTableHDU:
     """A DR1-like GTI table (MJDREF/TIMESYS of its own, TIMEREF 'LOCAL')."""
     rows = np.asarray(rows, dtype=float).reshape(-1, 2)
     hdu = fits.BinTableHDU.from_columns([
@@ -305,9 +364,9 @@ def _gti_hdu(rows, tstart, tstop) -> fits.BinTableHDU:
         fits.Column("STOP", "D", unit="s", array=rows[:, 1])], name="GTI")
     _update(hdu.header, {
         "TSTART": float(tstart), "TSTOP": float(tstop), "TIMEZERO": 0.0,
-        "TIMEUNIT": "s", "TIMESYS": "TT", "TIMEREF": "LOCAL",
+        "TIMEUNIT": "s", "TIMESYS": timesys, "TIMEREF": "LOCAL",
         "HDUCLASS": "GADF", "HDUDOC": GADF_DOC, "HDUVERS": "0.2", "HDUCLAS1": "GTI",
-        "MJDREFI": DR1_MJDREFI, "MJDREFF": DR1_MJDREFF})
+        **_mjdref_keywords(mjdref)})
     return hdu
 
 
@@ -330,7 +389,8 @@ def irf_hdus(types: Iterable[str] = IRF_TYPES, *, source: str | os.PathLike = DR
     Parameters
     ----------
     types : iterable of str
-        Among :data:`IRF_TYPES`.
+        Among :data:`ALL_IRF_TYPES` (``rad_max`` is generated, see
+        :func:`rad_max_hdu`).
     source : path-like
         The DR1 file to copy from.
     obs_id : int, optional
@@ -346,8 +406,11 @@ def irf_hdus(types: Iterable[str] = IRF_TYPES, *, source: str | os.PathLike = DR
     cache = _read_irfs(str(Path(source).resolve()))
     hdus = []
     for hdu_type in types:
+        if hdu_type == "rad_max":
+            hdus.append(rad_max_hdu())
+            continue
         if hdu_type not in cache:
-            raise ValueError(f"unknown IRF type {hdu_type!r}; use one of {IRF_TYPES}")
+            raise ValueError(f"unknown IRF type {hdu_type!r}; use one of {ALL_IRF_TYPES}")
         header, data = cache[hdu_type]
         hdu = fits.BinTableHDU(data=data, header=header.copy())
         if obs_id is not None and hdu_type == "aeff":
@@ -359,7 +422,9 @@ def irf_hdus(types: Iterable[str] = IRF_TYPES, *, source: str | os.PathLike = DR
 def write_irf_file(path: str | os.PathLike, *, types: Iterable[str] = IRF_TYPES,
                    obs_id: int | None = None, hduclass: bool = True,
                    extnames: Mapping[str, str] | None = None,
-                   source: str | os.PathLike = DR1_SAMPLE, gzip: bool | None = None) -> Path:
+                   source: str | os.PathLike = DR1_SAMPLE, gzip: bool | None = None,
+                   containment: str | None = None,
+                   header_overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
     """Write a file holding only IRF HDUs (IRFs separate from the events).
 
     Parameters
@@ -379,20 +444,75 @@ def write_irf_file(path: str | os.PathLike, *, types: Iterable[str] = IRF_TYPES,
         DR1 file to copy from.
     gzip : bool, optional
         Compress; default: when ``path`` ends with ``.gz``.
+    containment : str, optional
+        HDUCLAS3 of every IRF HDU (e.g. ``"POINT-LIKE"``); default: DR1's.
+    header_overrides : mapping, optional
+        hdu_type -> header keywords to set or (``None``) delete.
 
     Returns
     -------
     pathlib.Path
     """
-    types = tuple(types)
-    hdus = irf_hdus(types, source=source, obs_id=obs_id)
-    for hdu_type, hdu in zip(types, hdus):
-        if extnames and hdu_type in extnames:
-            hdu.name = extnames[hdu_type]
-        if not hduclass:
+    hdus = _customised_irfs(tuple(types), source, obs_id, containment, extnames,
+                            header_overrides)
+    if not hduclass:
+        for hdu in hdus:
             for key in [k for k in hdu.header if _HDUCLAS_PATTERN.match(k)]:
                 del hdu.header[key]
     return write_hdus(fits.HDUList([fits.PrimaryHDU(), *hdus]), path, gzip)
+
+
+def _customised_irfs(types, source, obs_id, containment, extnames, header_overrides):
+    hdus = irf_hdus(types, source=source, obs_id=obs_id)
+    for hdu_type, hdu in zip(types, hdus):
+        if containment is not None:
+            hdu.header["HDUCLAS3"] = containment
+        if extnames and hdu_type in extnames:
+            hdu.name = extnames[hdu_type]
+        _update(hdu.header, (header_overrides or {}).get(hdu_type, {}))
+    return hdus
+
+
+def rad_max_hdu(radius_deg: float | Sequence[float] = 0.2, *,
+                energy_edges_tev: Sequence[float] | None = None,
+                offset_edges_deg: Sequence[float] = (0.0, 2.5),
+                name: str = "RAD_MAX") -> fits.BinTableHDU:
+    """A GADF ``rad_max_2d`` HDU: the directional cut of point-like IRFs.
+
+    Parameters
+    ----------
+    radius_deg : float or sequence of float
+        The cut radius (deg): one value for every bin, or one per energy bin.
+    energy_edges_tev : sequence of float, optional
+        Reconstructed energy bin edges (TeV); default 12 log bins 0.01-100 TeV.
+    offset_edges_deg : sequence of float
+        Offset bin edges (deg); default one bin 0-2.5 deg.
+    name : str
+        EXTNAME.
+
+    Returns
+    -------
+    astropy.io.fits.BinTableHDU
+        HDUCLAS1 RESPONSE, HDUCLAS2 RAD_MAX, HDUCLAS3 POINT-LIKE, HDUCLAS4
+        RAD_MAX_2D; readable by ``gammapy.irf.RadMax2D.read``.
+    """
+    edges = np.asarray(energy_edges_tev if energy_edges_tev is not None
+                       else np.geomspace(0.01, 100.0, 13), dtype=float)
+    offsets = np.asarray(offset_edges_deg, dtype=float)
+    n_e, n_o = len(edges) - 1, len(offsets) - 1
+    radius = np.broadcast_to(np.asarray(radius_deg, dtype=float), (n_e,))
+    data = np.tile(radius, (n_o, 1))[np.newaxis]  # (1, n_offset, n_energy)
+    hdu = fits.BinTableHDU.from_columns([
+        fits.Column("ENERG_LO", f"{n_e}D", unit="TeV", dim=f"({n_e})", array=edges[np.newaxis, :-1]),
+        fits.Column("ENERG_HI", f"{n_e}D", unit="TeV", dim=f"({n_e})", array=edges[np.newaxis, 1:]),
+        fits.Column("THETA_LO", f"{n_o}D", unit="deg", dim=f"({n_o})", array=offsets[np.newaxis, :-1]),
+        fits.Column("THETA_HI", f"{n_o}D", unit="deg", dim=f"({n_o})", array=offsets[np.newaxis, 1:]),
+        fits.Column("RAD_MAX", f"{n_e * n_o}D", unit="deg", dim=f"({n_e},{n_o})", array=data),
+    ], name=name)
+    _update(hdu.header, {"HDUCLASS": "GADF", "HDUDOC": GADF_DOC, "HDUVERS": "0.2",
+                         "HDUCLAS1": "RESPONSE", "HDUCLAS2": "RAD_MAX",
+                         "HDUCLAS3": "POINT-LIKE", "HDUCLAS4": "RAD_MAX_2D"})
+    return hdu
 
 
 # --------------------------------------------------------------------------
@@ -576,3 +696,452 @@ def write_hdus(hdulist: fits.HDUList, path: str | os.PathLike, gzip: bool | None
         data = _gzip.compress(data, compresslevel=6, mtime=0)
     path.write_bytes(data)
     return path
+
+
+
+# --------------------------------------------------------------------------
+# space-mission event files in OGIP form (Fermi-LAT FT1)
+# --------------------------------------------------------------------------
+
+#: Fermi MET reference: 2001-01-01T00:00:00 UTC in TT, as FT1 headers write it.
+FT1_MJDREFI = 51910
+FT1_MJDREFF = 7.428703703703703e-4
+
+
+def _sphere_disc(rng, n, ra0, dec0, radius_deg):
+    """``n`` positions uniform on the sphere within ``radius_deg`` of a centre."""
+    from astropy.coordinates import SkyCoord
+    cos_r = np.cos(np.radians(radius_deg))
+    separation = np.degrees(np.arccos(1 - rng.uniform(0, 1, n) * (1 - cos_r)))
+    angle = rng.uniform(0, 360, n)
+    centre = SkyCoord(ra0 * u.deg, dec0 * u.deg, frame="icrs")
+    points = centre.directional_offset_by(angle * u.deg, separation * u.deg)
+    return points.ra.deg, points.dec.deg
+
+
+def _times_in_gtis(rng, n, gti) -> np.ndarray:
+    """``n`` sorted times uniform over the good time intervals."""
+    gti = np.asarray(gti, dtype=float).reshape(-1, 2)
+    lengths = gti[:, 1] - gti[:, 0]
+    which = rng.choice(len(gti), size=n, p=lengths / lengths.sum())
+    return np.sort(gti[which, 0] + rng.uniform(0, 1, n) * lengths[which])
+
+
+def write_ft1(path: str | os.PathLike, *, n_events: int = 300,
+              tstart: float = 600_000_000.0, tstop: float = 600_086_400.0,
+              roi: tuple[float, float, float] | None = (83.633, 22.0145, 10.0),
+              gti: Iterable[tuple[float, float]] | None = None,
+              energy_range_mev: tuple[float, float] = (100.0, 300_000.0),
+              obs_id: Any = None, header_overrides: Mapping[str, Any] | None = None,
+              gzip: bool | None = None, seed: int = 0) -> Path:
+    """Write a Fermi-LAT FT1 ("photon") event file, OGIP style.
+
+    No OBS_ID, no pointing, TELESCOP 'GLAST', INSTRUME 'LAT', MJDREFI 51910,
+    MJDREFF 7.428703703703703e-4, TIMESYS 'TT', energies in MeV, the FT1
+    columns (ENERGY, RA, DEC, L, B, THETA, PHI, ZENITH_ANGLE, TIME,
+    EVENT_CLASS as a bit field...), a GTI extension and the data
+    sub-space (DSS) keywords of a gtselect region-of-interest cut.
+
+    Parameters
+    ----------
+    path : path-like
+        File to write (FT1 names look like ``L2306101234567F357373F04_PH00.fits``).
+    n_events : int
+        Number of events (power law of index 2 in energy).
+    tstart, tstop : float
+        Fermi MET seconds (default: one day from 2020-01-05).
+    roi : (ra, dec, radius) in deg, optional
+        Region of interest: events are drawn within it and the DSS keywords
+        describe it; ``None``: all-sky events, no position DSS keyword.
+    gti : sequence of (start, stop), optional
+        Default: orbits of 5,700 s with 4,000 s of good time each.
+    energy_range_mev : (float, float)
+        Energy range of the events (MeV).
+    obs_id : optional
+        Written as OBS_ID when given (real FT1 files have none).
+    header_overrides : mapping, optional
+        EVENTS header keywords to set or (``None``) delete.
+    gzip : bool, optional
+        Compress; default when ``path`` ends with ``.gz``.
+    seed : int
+        Random seed.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    from astropy.coordinates import SkyCoord
+    rng = np.random.default_rng(seed)
+    if gti is None:
+        starts = np.arange(tstart, tstop, 5700.0)
+        gti = [(a, min(a + 4000.0, tstop)) for a in starts if a < tstop]
+    gti = np.asarray(list(gti), dtype=float).reshape(-1, 2)
+    times = _times_in_gtis(rng, n_events, gti)
+    if roi is not None:
+        ra, dec = _sphere_disc(rng, n_events, *roi)
+    else:
+        ra = rng.uniform(0, 360, n_events)
+        dec = np.degrees(np.arcsin(rng.uniform(-1, 1, n_events)))
+    galactic = SkyCoord(ra * u.deg, dec * u.deg, frame="icrs").galactic
+    energy = 1.0 / rng.uniform(1 / energy_range_mev[1], 1 / energy_range_mev[0], n_events)
+    bits = np.zeros((n_events, 32), dtype=bool)
+    bits[:, 24] = True  # EVENT_CLASS 128 (SOURCE) as gtselect writes it
+    columns = [
+        fits.Column("ENERGY", "E", unit="MeV", array=energy),
+        fits.Column("RA", "E", unit="deg", array=ra),
+        fits.Column("DEC", "E", unit="deg", array=dec),
+        fits.Column("L", "E", unit="deg", array=galactic.l.deg),
+        fits.Column("B", "E", unit="deg", array=galactic.b.deg),
+        fits.Column("THETA", "E", unit="deg", array=rng.uniform(0, 70, n_events)),
+        fits.Column("PHI", "E", unit="deg", array=rng.uniform(0, 360, n_events)),
+        fits.Column("ZENITH_ANGLE", "E", unit="deg", array=rng.uniform(0, 90, n_events)),
+        fits.Column("EARTH_AZIMUTH_ANGLE", "E", unit="deg", array=rng.uniform(0, 360, n_events)),
+        fits.Column("TIME", "D", unit="s", array=times),
+        fits.Column("EVENT_ID", "J", array=np.arange(n_events, dtype=np.int32)),
+        fits.Column("RUN_ID", "J", array=np.full(n_events, 599990000, dtype=np.int32)),
+        fits.Column("RECON_VERSION", "I", array=np.zeros(n_events, dtype=np.int16)),
+        fits.Column("CALIB_VERSION", "3I", array=np.ones((n_events, 3), dtype=np.int16)),
+        fits.Column("EVENT_CLASS", "32X", array=bits),
+        fits.Column("EVENT_TYPE", "32X", array=bits),
+        fits.Column("CONVERSION_TYPE", "I", array=rng.integers(0, 2, n_events).astype(np.int16)),
+        fits.Column("LIVETIME", "D", unit="s", array=rng.uniform(0, 30, n_events)),
+    ]
+    events = fits.BinTableHDU.from_columns(columns, name="EVENTS")
+    epoch = Time(FT1_MJDREFI, FT1_MJDREFF, format="mjd", scale="tt")
+    start, stop = (epoch + TimeDelta([tstart, tstop], format="sec")).isot
+    common = {
+        "TELESCOP": "GLAST", "INSTRUME": "LAT", "EQUINOX": 2000.0, "RADECSYS": "FK5",
+        "DATE-OBS": start, "DATE-END": stop, "OBSERVER": "Peter Michelson",
+        "ORIGIN": "LISOC", "CREATOR": "gtselect Version 2.1.6",
+        "TSTART": float(tstart), "TSTOP": float(tstop),
+        "MJDREFI": FT1_MJDREFI, "MJDREFF": FT1_MJDREFF, "TIMEUNIT": "s",
+        "TIMEZERO": 0.0, "TIMESYS": "TT", "TIMEREF": "LOCAL", "TASSIGN": "SATELLITE",
+        "CLOCKAPP": False, "GPS_OUT": False,
+    }
+    dss = [("BIT_MASK(EVENT_CLASS,128,P8R3)", "DIMENSIONLESS", "1:1", None)]
+    if roi is not None:
+        dss.append(("POS(RA,DEC)", "deg", f"CIRCLE({roi[0]:g},{roi[1]:g},{roi[2]:g})", None))
+    dss.append(("TIME", "s", "TABLE", ":GTI"))
+    dss.append(("ENERGY", "MeV", f"{energy_range_mev[0]:g}:{energy_range_mev[1]:g}", None))
+    dss_keys = {"NDSKEYS": len(dss)}
+    for i, (typ, unit, val, ref) in enumerate(dss, start=1):
+        dss_keys.update({f"DSTYP{i}": typ, f"DSUNI{i}": unit, f"DSVAL{i}": val})
+        if ref:
+            dss_keys[f"DSREF{i}"] = ref
+    _update(events.header, {"HDUCLASS": "OGIP", "HDUCLAS1": "EVENTS", "HDUCLAS2": "ALL",
+                            **common, "PROC_VER": 305, **dss_keys})
+    if obs_id is not None:
+        events.header["OBS_ID"] = obs_id
+    _update(events.header, header_overrides or {})
+    gti_hdu = fits.BinTableHDU.from_columns([
+        fits.Column("START", "D", unit="s", array=gti[:, 0]),
+        fits.Column("STOP", "D", unit="s", array=gti[:, 1])], name="GTI")
+    _update(gti_hdu.header, {"HDUCLASS": "OGIP", "HDUCLAS1": "GTI", "HDUCLAS2": "STANDARD",
+                             **common})
+    primary = fits.PrimaryHDU()
+    _update(primary.header, {**common, "FILENAME": Path(path).name})
+    return write_hdus(fits.HDUList([primary, events, gti_hdu]), path, gzip)
+
+
+# --------------------------------------------------------------------------
+# instrument families: one folder per kind of DL3 file
+# --------------------------------------------------------------------------
+
+#: Terms of use written into every family's configuration.
+SYNTHETIC_RIGHTS = ("Synthetic event lists written by hess_dr.synthetic for tests and"
+                    " demonstrations; no scientific use.")
+
+
+@dataclasses.dataclass
+class Family:
+    """One instrument family written by :func:`write_families`.
+
+    Attributes
+    ----------
+    name : str
+        Folder name below the destination, also the collection name.
+    directory : pathlib.Path
+        The family's folder.
+    collection : dict
+        Its collection entry for the operator configuration, ``data_dir``
+        relative to the destination folder.
+    event_files : list of pathlib.Path
+        The event lists written (index and IRF-only files excluded).
+    quirks : tuple of str
+        What is peculiar about these files (REFERENCE.md section 3).
+    """
+
+    name: str
+    directory: Path
+    collection: dict
+    event_files: list
+    quirks: tuple
+
+
+def _isot(mjdref, timesys: str, met: float) -> str:
+    return (_epoch(mjdref, timesys) + TimeDelta(met, format="sec")).isot
+
+
+_IACT_SCAN_MODES = {"WOBBLE": "on-source", "POINTING": "on-source", "ON": "on-source",
+                    "OFF": "on-off"}
+
+
+def _collection(name, obs_collection, title, facility, **extra) -> dict:
+    entry = {"name": name, "data_dir": name, "obs_collection": obs_collection,
+             "title_prefix": title}
+    if facility:
+        entry["facility_name"] = facility
+    entry.update(extra)
+    entry.setdefault("rights", SYNTHETIC_RIGHTS)
+    return entry
+
+
+def _family_hess(directory: Path) -> Family:
+    files = [write_event_list(directory / "hess_dl3_obs_id_023523.fits.gz", obs_id=23523,
+                              irfs=True, seed=1),
+             write_event_list(directory / "hess_dl3_obs_id_033787.fits.gz", obs_id=33787,
+                              tstart=191000000.0, tstop=191001682.0, ra_pnt=329.717,
+                              dec_pnt=-29.725, object_name="PKS 2155-304", irfs=True, seed=2)]
+    return Family("hess", directory, _collection(
+        "hess", "SYNTH-HESS", "Synthetic H.E.S.S.", "H.E.S.S.", fov_diameter_deg=5.0,
+        tracking_mode="sidereal", scan_modes=dict(_IACT_SCAN_MODES), defaults={"timesys": "TT"}),
+        files, ("GADF with HDUCLASS tags", "IRFs in the event file", "TIMESYS TT"))
+
+
+_MAGIC_EXTNAMES = {"aeff": "EFFECTIVE AREA", "edisp": "ENERGY DISPERSION",
+                   "psf": "POINT SPREAD FUNCTION", "bkg": "BACKGROUND"}
+
+
+def _family_magic(directory: Path) -> Family:
+    mjdref, timesys = (58484.0, 0.0), "utc"
+    files = []
+    for i, (obs_id, tstart) in enumerate([(5093174.0, 30578400.0), (5093175.0, 30580200.0)]):
+        tstop = tstart + 1200.0
+        files.append(write_event_list(
+            directory / f"{int(obs_id):08d}_magic_dl3.fits", obs_id=obs_id,
+            tstart=tstart, tstop=tstop, mjdref=mjdref, timesys=timesys,
+            irfs=True, irf_extnames=_MAGIC_EXTNAMES, hduclass=False, seed=10 + i,
+            header_overrides={
+                "TELESCOP": "MAGIC", "INSTRUME": "MAGIC", "ORIGIN": "MAGIC Collaboration",
+                "N_TELS": 2, "TELLIST": "M1,M2", "TASSIGN": "La Palma",
+                "GEOLON": -17.8900, "GEOLAT": 28.7619,
+                "ALTITUDE": (2.2, "[km] altitude of the site"),
+                "EQUINOX": "J2000", "CONV_DEP": None, "MUONEFF": None,
+                "DATE-OBS": _isot(mjdref, timesys, tstart), "TIME-OBS": None,
+                "DATE-END": _isot(mjdref, timesys, tstop), "TIME-END": None}))
+    return Family("magic", directory, _collection(
+        "magic", "SYNTH-MAGIC", "Synthetic MAGIC", "MAGIC", fov_diameter_deg=3.5,
+        tracking_mode="sidereal", scan_modes=dict(_IACT_SCAN_MODES)),
+        files, ("no HDUCLASS at all (OGIP EXTNAMEs)", "OBS_ID as a float", "MJDREFI as a float",
+                "TIMESYS 'utc'", "DATE-OBS as a full ISO date-time", "EQUINOX as a string",
+                "ALTITUDE in km (comment [km])"))
+
+
+def _family_veritas(directory: Path) -> Family:
+    mjdref, timesys = (53402, 0.0), "tt"
+    files = []
+    runs = [(64080, 400000000.0, 100), (64081, 400002000.0, 100), (64082, 400004000.0, 0)]
+    for i, (obs_id, tstart, n) in enumerate(runs):
+        tstop = tstart + 1800.0
+        files.append(write_event_list(
+            directory / f"{obs_id}.anasum.fits", obs_id=obs_id, n_events=n,
+            tstart=tstart, tstop=tstop, mjdref=mjdref, timesys=timesys,
+            ra_pnt=166.6138, dec_pnt=38.7089, object_name="Mrk 421", irfs=True, seed=20 + i,
+            gti=[(tstart, tstop - 30.0)],  # GTI stop is not TSTOP
+            header_overrides={
+                "TELESCOP": "VERITAS", "INSTRUME": "VERITAS", "ORIGIN": "VERITAS Collaboration",
+                "N_TELS": 4, "TELLIST": "T1,T2,T3,T4", "TASSIGN": "FLWO",
+                "GEOLON": -110.952, "GEOLAT": 31.675, "ALTITUDE": 1268.0,
+                "EQUINOX": "", "DATE-OBS": None, "TIME-OBS": None,
+                "DATE_OBS": _isot(mjdref, timesys, tstart)[:10],
+                "TIME_OBS": _isot(mjdref, timesys, tstart)[11:]}))
+    return Family("veritas", directory, _collection(
+        "veritas", "SYNTH-VERITAS", "Synthetic VERITAS", "VERITAS", fov_diameter_deg=3.5,
+        tracking_mode="sidereal", scan_modes=dict(_IACT_SCAN_MODES)),
+        files, ("TIMESYS 'tt'", "EQUINOX ''", "DATE_OBS with an underscore",
+                "GTI stop before TSTOP", "an empty EVENTS table"))
+
+
+def _family_fact(directory: Path) -> Family:
+    mjdref, timesys = (56658, 0.0), "UTC"
+    write_irf_file(  # one IRF file shared by every run
+        directory / "irf" / "fact_irf.fits.gz", types=("aeff", "edisp"),
+        containment="POINT-LIKE",
+        header_overrides={"aeff": {"RAD_MAX": (0.1732, "[deg] directional cut"),
+                                   "LO_THRES": 0.5, "HI_THRES": 30.0}})
+    files, hdu_rows, obs_rows = [], [], []
+    for i, (obs_id, tstart) in enumerate([(20140105001, 345600.0), (20140105002, 347400.0)]):
+        tstop = tstart + 300.0
+        name = f"fact_{obs_id}.fits.gz"
+        files.append(write_event_list(
+            directory / "events" / name, obs_id=obs_id, tstart=tstart, tstop=tstop,
+            mjdref=mjdref, timesys=timesys, seed=30 + i,
+            header_overrides={
+                "TELESCOP": "FACT", "INSTRUME": "FACT", "ORIGIN": "FACT Collaboration",
+                "N_TELS": None, "TELLIST": None, "ALT_PNT": None, "AZ_PNT": None,
+                "OBS_MODE": None, "RA_OBJ": None, "DEC_OBJ": None, "CONV_DEP": None,
+                "MUONEFF": None, "TASSIGN": "La Palma",
+                "GEOLON": -17.8907, "GEOLAT": 28.7615, "ALTITUDE": 2200.0}))
+        hdu_rows += hdu_index_rows(obs_id, name, file_dir="events", types=("events", "gti"))
+        hdu_rows += hdu_index_rows(obs_id, "fact_irf.fits.gz", file_dir="irf",
+                                   types=("aeff", "edisp"))
+        obs_rows.append({"OBS_ID": obs_id, "ZEN_PNT": 20.0 + i, "AZ_PNT": 180.0 + i,
+                         "TARGET_NAME": "Crab", "QUALITY": 0})
+    write_hdu_index(directory, hdu_rows)
+    write_obs_index(directory, obs_rows)
+    return Family("fact", directory, _collection(
+        "fact", "SYNTH-FACT", "Synthetic FACT", "FACT", fov_diameter_deg=4.5,
+        tracking_mode="sidereal", scan_modes=dict(_IACT_SCAN_MODES)),
+        files, ("IRFs in one separate file named by an hdu-index", "point-like IRFs (HDUCLAS3)"
+                " with RAD_MAX as a keyword", "obs-index with ZEN_PNT/AZ_PNT",
+                "N_TELS/TELLIST/ALT/AZ/OBS_MODE/RA_OBJ missing", "TIMESYS UTC"))
+
+
+_LST_EXTNAMES = {"aeff": "EFFECTIVE AREA", "edisp": "ENERGY DISPERSION", "rad_max": "RAD_MAX"}
+
+
+def _pointing_hdu(tstart, tstop, ra, dec) -> fits.BinTableHDU:
+    times = np.linspace(tstart, tstop, 5)
+    hdu = fits.BinTableHDU.from_columns([
+        fits.Column("TIME", "D", unit="s", array=times),
+        fits.Column("RA_PNT", "D", unit="deg", array=np.full(5, ra)),
+        fits.Column("DEC_PNT", "D", unit="deg", array=np.full(5, dec)),
+        fits.Column("ALT_PNT", "D", unit="deg", array=np.linspace(60, 65, 5)),
+        fits.Column("AZ_PNT", "D", unit="deg", array=np.linspace(100, 110, 5))], name="POINTING")
+    _update(hdu.header, {"HDUCLASS": "GADF", "HDUCLAS1": "POINTING"})
+    return hdu
+
+
+def _family_lst(directory: Path) -> Family:
+    mjdref, timesys = (58484, 0.0), "UTC"
+    files = []
+    for i, (obs_id, tstart) in enumerate([(2967, 54000000.0), (2968, 54001300.0)]):
+        tstop = tstart + 1200.0
+        files.append(write_event_list(
+            directory / f"dl3_LST-1.Run{obs_id:05d}.fits", obs_id=obs_id,
+            tstart=tstart, tstop=tstop, mjdref=mjdref, timesys=timesys, seed=40 + i,
+            irfs=("aeff", "edisp", "rad_max"), irf_containment="POINT-LIKE",
+            irf_extnames=_LST_EXTNAMES,
+            extra_hdus=[_pointing_hdu(tstart, tstop, 83.963, 22.246)],
+            ra_pnt=83.963, dec_pnt=22.246,
+            header_overrides={
+                "TELESCOP": "CTA-N", "INSTRUME": "LST-1", "ORIGIN": "CTA",
+                "N_TELS": 1, "TELLIST": "LST-1", "TASSIGN": "La Palma",
+                "GEOLON": -17.89149, "GEOLAT": 28.76152, "ALTITUDE": 2177.0,
+                "CONV_DEP": None, "MUONEFF": None}))
+    return Family("lst-pointlike", directory, _collection(
+        "lst-pointlike", "SYNTH-LST1", "Synthetic LST-1", "CTAO", fov_diameter_deg=4.3,
+        tracking_mode="sidereal", scan_modes=dict(_IACT_SCAN_MODES)),
+        files, ("point-like IRFs with a RAD_MAX HDU (rad_max_2d)", "LST EXTNAMEs",
+                "a POINTING HDU", "TIMESYS UTC"))
+
+
+def _family_hawc(directory: Path, gti_count: int = 20000) -> Family:
+    """One day of a drift-scan instrument: text OBS_ID, no pointing, TAI,
+    a single MJDREF, ``gti_count`` good time intervals."""
+    rng = np.random.default_rng(50)
+    mjdref, timesys = 59366.0, "TAI"
+    t0, step, length = 1000.0, 86400.0 / gti_count, 86400.0 / gti_count * 0.925
+    starts = t0 + step * np.arange(gti_count)
+    gti = np.column_stack([starts, starts + length])
+    n = 2000
+    times = _times_in_gtis(rng, n, gti)
+    ra = rng.uniform(0, 360, n)
+    dec = np.degrees(np.arcsin(rng.uniform(np.sin(np.radians(-26.0)),
+                                           np.sin(np.radians(64.0)), n)))
+    path = write_event_list(
+        directory / "hawc_dl3_2021-06-01.fits.gz", obs_id="HAWC-2021-06-01",
+        energies=_power_law(rng, n, 0.3, 300.0, 2.6) * u.TeV, times=times, ra=ra, dec=dec,
+        tstart=float(gti[0, 0]), tstop=float(gti[-1, 1]), mjdref=mjdref, timesys=timesys,
+        object_name="HAWC daily transit", gti=gti, seed=51,
+        header_overrides={
+            "TELESCOP": "HAWC", "INSTRUME": "HAWC", "ORIGIN": "HAWC Collaboration",
+            "TASSIGN": "Sierra Negra", "OBS_MODE": "DRIFT",
+            "RA_PNT": None, "DEC_PNT": None, "ALT_PNT": None, "AZ_PNT": None,
+            "RA_OBJ": None, "DEC_OBJ": None, "CONV_DEP": None, "N_TELS": None,
+            "TELLIST": None, "MUONEFF": None, "ONTIME": None, "LIVETIME": None,
+            "DEADC": None, "DATE-OBS": None, "TIME-OBS": None, "DATE-END": None,
+            "TIME-END": None, "GEOLON": -97.3078, "GEOLAT": 18.9948, "ALTITUDE": 4100.0})
+    return Family("hawc", directory, _collection(
+        "hawc", "SYNTH-HAWC", "Synthetic HAWC", "HAWC",
+        tracking_mode="fixed-az-el-transit"),
+        [path], ("OBS_ID as text", "no pointing (drift/survey)", f"{gti_count} GTI rows",
+                 "TIMESYS TAI", "a single MJDREF", "no ONTIME/LIVETIME/DATE-OBS"))
+
+
+#: FT1 file name of the Fermi family, and the configuration that gets an
+#: OBS_ID from it.
+FT1_FILE_NAME = "L2306101234567F357373F04_PH00.fits"
+FT1_OBS_ID_PATTERN = r"^(L\d+F\d+F\d+)_PH\d+"
+
+
+def _family_fermi(directory: Path) -> Family:
+    path = write_ft1(directory / FT1_FILE_NAME, seed=60)
+    return Family("fermi-ft1", directory, _collection(
+        "fermi-ft1", "SYNTH-FERMI-LAT", "Synthetic Fermi-LAT", "Fermi",
+        obs_id_from_filename=FT1_OBS_ID_PATTERN),
+        [path], ("OGIP FT1: no OBS_ID", "energies in MeV", "no pointing, a gtselect ROI"
+                 " (DSS keywords)", "MJDREFI/MJDREFF of Fermi, TIMESYS TT"))
+
+
+#: Family name -> writer(directory) -> Family.
+FAMILIES = {
+    "hess": _family_hess,
+    "magic": _family_magic,
+    "veritas": _family_veritas,
+    "fact": _family_fact,
+    "lst-pointlike": _family_lst,
+    "hawc": _family_hawc,
+    "fermi-ft1": _family_fermi,
+}
+
+
+def write_families(dest: str | os.PathLike, names: Iterable[str] | None = None, *,
+                   hawc_gti_count: int = 20000) -> dict:
+    """Write one folder per instrument family below ``dest``.
+
+    Parameters
+    ----------
+    dest : path-like
+        Destination folder (created).
+    names : iterable of str, optional
+        Families to write (keys of :data:`FAMILIES`); default all.
+    hawc_gti_count : int
+        Number of GTIs of the HAWC-like run.
+
+    Returns
+    -------
+    dict
+        name -> :class:`Family`.
+    """
+    dest = Path(dest)
+    written = {}
+    for name in (names or FAMILIES):
+        writer = FAMILIES[name]
+        directory = dest / name
+        directory.mkdir(parents=True, exist_ok=True)
+        written[name] = (writer(directory, hawc_gti_count) if name == "hawc"
+                         else writer(directory))
+    return written
+
+
+def families_config(families: Mapping[str, Family], *, absolute: bool = False) -> dict:
+    """The operator configuration (a YAML-ready dict) publishing ``families``.
+
+    Parameters
+    ----------
+    families : mapping
+        As returned by :func:`write_families`.
+    absolute : bool
+        Write absolute ``data_dir`` paths (default: relative, for a file
+        written into the destination folder).
+    """
+    collections = []
+    for family in families.values():
+        entry = dict(family.collection)
+        if absolute:
+            entry["data_dir"] = str(family.directory.resolve())
+        collections.append(entry)
+    return {"service": {"contact_name": "hess_dr operators",
+                        "contact_email": "hess-dr@example.org"},
+            "collections": collections}

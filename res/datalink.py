@@ -32,7 +32,10 @@ def enable_datalink11():
     * labels the service descriptor of the SODA endpoint ``#cutout`` rather
       than the generic ``#proc`` (all this service's processing is cutouts);
     * answers errors of dlget/dlmeta with DALI error documents (a VOTable
-      with QUERY_STATUS=ERROR) and HTTP 400 instead of text/plain 422;
+      with QUERY_STATUS=ERROR) and HTTP 400 instead of text/plain 422, also
+      for unknown (404) and forbidden (403) datasets instead of HTML pages;
+    * decodes non-UTF-8 parameter values and drops a bad _DBOPTIONS_DIR
+      instead of failing on them (500);
     * gives service_def the UCD meta.ref that DataLink 1.1 prescribes;
     * sends the DataLink media type to every non-browser client (2.7
       answers text/xml to any client whose Accept header mentions
@@ -83,6 +86,35 @@ def enable_datalink11():
 
     vodal.DatalinkGetMetaRenderer._formatData = _formatData
 
+    original_renderer_init = vodal._DatalinkRendererBase.__init__
+
+    def renderer_init(self, request, *args, **kwargs):
+        _decode_binary_arguments(request)
+        # DaCHS's form option (meaningless here): any other value than
+        # ASC/DESC is a KeyError (500) in its QueryMeta
+        if any(value not in ("ASC", "DESC")
+               for value in request.strargs.get("_DBOPTIONS_DIR", [])):
+            del request.strargs["_DBOPTIONS_DIR"]
+        original_renderer_init(self, request, *args, **kwargs)
+
+    vodal._DatalinkRendererBase.__init__ = renderer_init
+
+
+def _decode_binary_arguments(request):
+    """Decode non-UTF-8 parameter values, U+FFFD replacing the bad bytes.
+
+    DaCHS 2.7 hands them to renderers as BinaryItem objects, on which its
+    own code fails with a 500 (MAXREC parsing, the pubDID); as text they
+    fail validation like any other bad value (HTTP 400, or 404 for an ID).
+    """
+    from gavo.web.common import BinaryItem
+    for values in request.strargs.values():
+        for index, value in enumerate(values):
+            if isinstance(value, BinaryItem):
+                original = value.original
+                values[index] = (original.decode("utf-8", "replace")
+                                 if isinstance(original, bytes) else str(original))
+
 
 def dali_error_document(message):
     """A DALI error document: a VOTable with INFO QUERY_STATUS=ERROR."""
@@ -94,11 +126,17 @@ def dali_error_document(message):
 def _report_dali_error(self, failure, request):
     from twisted.web import server
     from gavo.protocols import soda as dachs_soda
-    failure.trap(base.ValidationError, dachs_soda.EmptyData)
+    # (redirects must pass: they are no errors)
+    failure.trap(base.ValidationError, dachs_soda.EmptyData, base.NotFoundError,
+                 svcs.ForbiddenURI)
     value = failure.value
-    request.setResponseCode(getattr(value, "responseCode", 400))
+    # a DatalinkFault descriptor arrives as UnknownURI or ForbiddenURI
+    code, name = {svcs.ForbiddenURI: (403, "AuthenticationFault")}.get(
+        type(value), (404, "NotFoundFault") if isinstance(value, base.NotFoundError)
+        else (400, type(value).__name__))
+    request.setResponseCode(getattr(value, "responseCode", code))
     request.setHeader("content-type", "application/x-votable+xml")
-    request.write(dali_error_document(f"{type(value).__name__}: {value}"))
+    request.write(dali_error_document(f"{name}: {value}"))
     request.finish()
     return server.NOT_DONE_YET
 
@@ -127,6 +165,9 @@ def make_descriptor(pub_did, accref_prefix="hess_dr/"):
     except ValueError:
         return datalink.DatalinkFault.NotFoundFault(
             pub_did, "Not a publisher DID of this service")
+    if not accref.startswith(accref_prefix):  # DaCHS would say 403 Forbidden
+        return datalink.DatalinkFault.NotFoundFault(
+            pub_did, "Not a dataset of this service")
     descriptor = EventListDescriptor.fromAccref(pub_did, accref, accref_prefix)
     if isinstance(descriptor, datalink.DatalinkFault):
         return descriptor
@@ -157,6 +198,7 @@ def iter_links(descriptor, service):
             descriptor.pubDID,
             file_url=products.makeProductLink(descriptor.accref),
             file_size=descriptor.estimateSize(),
+            file_type=descriptor.mime or hess_links.GADF_MIME,
             irf_types=descriptor.obs["irf_types"],
             prod_url=service.rd.getById("prod").getURL("dlget"),
             rights_url=collection.rights_url if collection else None):

@@ -118,15 +118,15 @@ def test_sample_obs_row_values_and_units(sample_runs, sample_collection):
     row = rows.obs_row(run, sample_collection, accref)
     assert accref == "hess_dr/hess-dl3-dr1/hess_dl3_dr1_obs_id_023523.fits.gz"
     assert set(row) == {
-        "accref", "access_path", "collection", "obs_collection", "obs_id", "obs_title",
+        "accref", "access_path", "access_format", "collection", "obs_collection", "obs_id", "obs_title",
         "facility_name", "telescop", "instrume", "object", "target_name", "target_tag",
         "obs_mode", "ev_class", "ra_pnt", "dec_pnt", "glon_pnt", "glat_pnt", "alt_pnt",
         "az_pnt", "zen_pnt", "ra_obj", "dec_obj", "ontime", "livetime", "deadc", "tstart",
         "tstop", "mjdrefi", "mjdreff", "timesys", "date_obs", "time_obs", "date_end",
         "time_end", "t_min", "t_max", "n_tels", "tellist", "quality", "muoneff", "geolon",
         "geolat", "altitude", "event_count", "safe_energy_lo", "safe_energy_hi",
-        "energy_min", "energy_max", "em_min", "em_max", "s_fov", "s_region_vertices",
-        "s_resolution", "s_ref_energy", "s_ref_oaa", "t_intervals", "gti_count",
+        "energy_min", "energy_max", "em_min", "em_max", "s_ra", "s_dec", "s_fov",
+        "s_region_vertices", "s_region_origin", "s_resolution", "s_ref_energy", "s_ref_oaa", "t_intervals", "gti_count",
         "tracking_mode", "scan_mode", "pointing_mode", "analysis_mode", "messenger_name",
         "messenger_pdgid", "irf_types", "owner", "embargo", "problems", "calib_level"}
     assert row["access_path"] == str(sample_path("023523"))
@@ -465,9 +465,10 @@ def test_quirk_no_tstart_tstop_uses_gti(tmp_path, collection):
 
 
 def test_quirk_altitude_in_km(tmp_path, collection):
-    run = read(tmp_path, collection, header_overrides={"ALTITUDE": 1.835})
+    """km only when the keyword's comment (or the configuration) says so."""
+    run = read(tmp_path, collection, header_overrides={"ALTITUDE": (1.835, "[km] site")})
     assert run.altitude == pytest.approx(1835.0)
-    assert "ALTITUDE looked like km; converted to m" in run.problems
+    assert "ALTITUDE in km (header comment); converted to m" in run.problems
 
 
 def test_quirk_livetime_from_deadc(tmp_path, collection):
