@@ -89,6 +89,12 @@
     <index columns="target_name"/>
     <index columns="s_region" method="GIST"/>
     <index columns="source_path"/>
+    <index columns="object"/>
+    <!-- ADQL cones on (s_ra, s_dec) become q3c_join; without this they scan -->
+    <index name="q3c_obs_index" kind="q3c" cluster="False">
+      <columns>s_ra, s_dec</columns>
+      q3c_ang2ipix(s_ra, s_dec)
+    </index>
 
     <column name="obs_publisher_did" type="text" ucd="meta.ref.ivoid"
       tablehead="Dataset id" verbLevel="1" required="True"
