@@ -377,13 +377,17 @@
   re-reads everything. -->
   <data id="import" updating="True">
     <recreateAfter>hess_dr/hea#create</recreateAfter>
-    <sources recurse="True">
+    <!-- One pattern per directory below each data_dir, rather than
+    recurse="True": DaCHS 2.7's recursive walk never ends on a dangling
+    symbolic link, skips symlinked directories and directories with glob
+    characters in their names (see hess_dr.sources.source_patterns). -->
+    <sources>
       <LOOP>
         <codeItems>
-          from hess_dr import config
+          from hess_dr import config, sources
           for collection in config.load().collections:
-            for suffix in ("*.fits", "*.fits.gz"):
-              yield {"pattern": f"{collection.data_dir}/{suffix}"}
+            for pattern in sources.source_patterns(str(collection.data_dir)):
+              yield {"pattern": pattern}
         </codeItems>
         <events>
           <pattern>\pattern</pattern>
