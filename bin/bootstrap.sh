@@ -123,10 +123,12 @@ venv_dachs_commands() {
   # DaCHS spawns `gavo taprun` (async TAP) and `dachs uwsrun` (UWS jobs) by
   # name from PATH; with these wrappers first on PATH, those children run in
   # the venv too and can import hess_dr and gammapy.
+  # The __main__ guard matters: worker processes started with "spawn" (the
+  # import's file readers) re-import the main script.
   local name
   for name in dachs gavo; do
-    if [ ! -x "$VENV/bin/$name" ]; then
-      printf '#!%s\nimport sys\nfrom gavo.user.cli import main\nsys.exit(main())\n' \
+    if ! grep -q "__main__" "$VENV/bin/$name" 2>/dev/null; then
+      printf '#!%s\nimport sys\nfrom gavo.user.cli import main\n\nif __name__ == "__main__":\n    sys.exit(main())\n' \
         "$PWD/$VENV/bin/python" > "$VENV/bin/$name"
       chmod +x "$VENV/bin/$name"
     fi

@@ -1,15 +1,19 @@
 """DaCHS custom grammar: DL3 event lists -> rows of hess_dr.obs_index and hess_dr.gti.
 
-A thin shim: the reading is done by :func:`hess_dr.dl3.read_run`, the rows
-are built by :mod:`hess_dr.rows`; this module only converts values to DaCHS
-types and dispatches rows to the tables ("roles") of q.rd's import data.
+A thin shim: :func:`hess_dr.ingest.ingest` reads a file and builds its rows;
+this module converts values to DaCHS types and dispatches rows to the tables
+("roles") of q.rd's import data.  On imports of many files it runs
+``ingest`` for the upcoming files in worker processes (:class:`Prefetcher`),
+so that reading files overlaps with DaCHS's own work on the previous ones.
 
 A file that cannot be published is reported (file name and reason) and
 skipped; the import of the other files goes on.
 """
+import collections
+import concurrent.futures
+import multiprocessing
 import os
 import sys
-import traceback
 
 # Make the package importable even where it was not pip-installed into the
 # Python running DaCHS (an operator's existing instance).
@@ -22,15 +26,103 @@ from gavo.grammars.customgrammar import CustomRowIterator  # noqa: E402
 from gavo.utils import pgsphere  # noqa: E402
 
 from hess_dr import config as hess_config  # noqa: E402
-from hess_dr import dl3, rows, sources  # noqa: E402
+from hess_dr import ingest, sources  # noqa: E402
+
+#: Below this many files, an import reads them in the DaCHS process itself.
+PREFETCH_MIN_SOURCES = 64
+
+
+class Prefetcher:
+    """Runs :func:`hess_dr.ingest.ingest` on the coming sources, in DaCHS's
+    order, in worker processes, with a bounded number in flight.
+
+    "spawn" workers (which get this process's sys.path, so they import
+    hess_dr the same way): forked ones would share the DaCHS process's
+    database sockets.  If DaCHS asks for a file out of the expected order, the
+    prefetcher shuts down and the shim reads files itself.
+    """
+
+    def __init__(self, paths, arguments, workers):
+        self._paths = iter(paths)
+        self._arguments = arguments
+        self._pending = collections.deque()
+        self._depth = 8 * workers
+        self._pool = concurrent.futures.ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"))
+        self._fill()
+
+    def _fill(self):
+        while len(self._pending) < self._depth:
+            path = next(self._paths, None)
+            if path is None:
+                break
+            self._pending.append(
+                (path, self._pool.submit(ingest.ingest, path, *self._arguments)))
+
+    def take(self, path):
+        """The outcome for ``path``, or None when it is not the next one."""
+        if not self._pending or self._pending[0][0] != path:
+            self.close()
+            return None
+        _, future = self._pending.popleft()
+        self._fill()
+        outcome = future.result()
+        if not self._pending:
+            self.close()
+        return outcome
+
+    def close(self):
+        for _, future in self._pending:
+            future.cancel()
+        self._pending.clear()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class DataPack:
+    """What the row iterators of one import share."""
+
+    def __init__(self, grammar):
+        try:
+            self.configuration = hess_config.load()
+        except hess_config.ConfigError as exc:
+            raise base.ReportableError(f"hess_dr configuration: {exc}") from None
+        self.arguments = (self.configuration, base.getConfig("inputsDir"),
+                          grammar.rd.sourceId.split("/")[0])
+        self.prefetcher = self._start_prefetcher(grammar)
+
+    def _start_prefetcher(self, grammar):
+        workers = os.cpu_count() or 1
+        try:
+            # Another connection than the import's: a table this import has
+            # just created is not visible yet, one made by a previous import is.
+            with base.getTableConn() as connection:
+                table = f"{grammar.rd.schema}.obs_index"
+                exists = list(connection.query("SELECT to_regclass(%(t)s)", {"t": table}))[0][0]
+            if exists:
+                # An incremental import reads the few new files in-process.
+                return None
+            # The same listing DaCHS iterates (nothing to ignore yet).
+            paths = [path for path in grammar.parent.iterSources(None)
+                     if path != sources.PRUNE_TOKEN]
+        except Exception as exc:  # prefetching is an optimisation only
+            base.ui.notifyInfo(f"hess_dr: reading files in-process ({exc})")
+            return None
+        if len(paths) < PREFETCH_MIN_SOURCES:
+            return None
+        base.ui.notifyInfo(f"hess_dr: reading {len(paths)} files with {workers} worker(s)")
+        return Prefetcher(paths, self.arguments, workers)
+
+    def outcome(self, path):
+        outcome = self.prefetcher.take(path) if self.prefetcher else None
+        if outcome is None:
+            self.prefetcher = None
+            outcome = ingest.ingest(path, *self.arguments)
+        return outcome
 
 
 def makeDataPack(grammar):
-    """Load the operator configuration once per import."""
-    try:
-        return hess_config.load()
-    except hess_config.ConfigError as exc:
-        raise base.ReportableError(f"hess_dr configuration: {exc}") from None
+    """Load the operator configuration once per import; start the workers."""
+    return DataPack(grammar)
 
 
 def _spoly(vertices):
@@ -47,68 +139,20 @@ class RowIterator(CustomRowIterator):
         path = self.sourceToken
         if path == sources.PRUNE_TOKEN:  # handled by q.rd's newSource script
             return
-        configuration = self.grammar.dataPack
-        collection = configuration.collection_for(path)
-        if collection is None:
-            base.ui.notifyWarning(f"hess_dr: skipped {path}: not below any configured data_dir")
+        outcome = self.grammar.dataPack.outcome(path)
+        if outcome.level == "info":
+            base.ui.notifyInfo(outcome.message)
             return
-        if not os.path.relpath(path, collection.data_dir).isascii():
-            # The dataset id holds the path; DaCHS 2.7's TAP writes text
-            # columns as ASCII ('?' for the rest), so nobody could use it.
-            base.ui.notifyWarning(
-                f"hess_dr: skipped {path}: non-ASCII file name: its publisher DID would"
-                " reach TAP clients with '?' in place of those characters; rename it")
+        if outcome.level != "ok":
+            # A warning, not an error: DaCHS would exit with 101 after an
+            # error, although every other file is imported.
+            base.ui.notifyWarning(outcome.message)
             return
-        loop = sources.looping_link(path, str(collection.data_dir))
-        if loop is not None:
-            base.ui.notifyWarning(
-                f"hess_dr: skipped {path}: reached through the symbolic link {loop}, which"
-                f" points back to {os.path.realpath(loop)} (a loop: the file is read"
-                " under its other name)")
-            return
-        try:
-            run = dl3.read_run(path, collection)
-        except dl3.NotAnEventList as exc:
-            base.ui.notifyInfo(f"hess_dr: not an event list, skipped: {exc}")
-            return
-        except dl3.DL3Error as exc:
-            base.ui.notifyWarning(f"hess_dr: skipped {exc}")
-            return
-        except Exception as exc:  # a reader bug must not stop the import
-            self._skip_unexpected(path, exc)
-            return
-
-        try:
-            # Every row is made before the first is handed over, so that a
-            # failure leaves no partial dataset behind.
-            prefix = self.grammar.rd.sourceId.split("/")[0]
-            accref = rows.product_accref(run, collection, prefix)
-            obs = rows.obs_row(run, collection, accref)
-            obs["s_region"] = _spoly(obs.pop("s_region_vertices"))
-            obs["source_path"] = sources.source_key(path, base.getConfig("inputsDir"))
-            obs["source_mtime"] = sources.source_mtime(path)
-            gtis = rows.gti_rows(run)
-        except Exception as exc:
-            self._skip_unexpected(path, exc)
-            return
-        for problem in run.problems:
+        for problem in outcome.problems:
             base.ui.notifyInfo(f"hess_dr: {path}: {problem}")
+        obs = outcome.obs
+        obs["s_region"] = _spoly(obs.pop("s_region_vertices"))
         yield "obs_index", obs
         yield "products", obs
-        for gti in gtis:
-            # the products#define rowfilter sees every row and needs these
-            gti.update(accref=accref, access_path=obs["access_path"],
-                       access_format=obs["access_format"],
-                       owner=obs["owner"], embargo=obs["embargo"])
+        for gti in outcome.gtis:
             yield "gti", gti
-
-    @staticmethod
-    def _skip_unexpected(path, exc):
-        """Report and skip a file that failed in a way hess_dr does not
-        foresee (a bug: the message says where it happened).  A warning,
-        not an error: DaCHS would exit with 101 after an error, although
-        every other file is imported."""
-        frame = traceback.extract_tb(exc.__traceback__)[-1]
-        base.ui.notifyWarning(
-            f"hess_dr: skipped {path}: unexpected {type(exc).__name__}: {exc}"
-            f" (at {os.path.basename(frame.filename)}:{frame.lineno}; please report)")

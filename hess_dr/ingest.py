@@ -1,0 +1,107 @@
+"""One source file of an import -> its rows or the reason it is skipped.
+
+:func:`ingest` is what the DaCHS grammar shim (res/dl3grammar.py) does for
+every file, as a pure, picklable function: the shim may run it in worker
+processes, ahead of DaCHS, and only converts the result to DaCHS types.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import traceback
+
+from . import dl3, rows, sources
+from .config import Config
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What became of one source file.
+
+    Attributes
+    ----------
+    path : str
+    level : str
+        ``"ok"``; ``"info"`` (not an event list); ``"warning"`` (skipped).
+    message : str or None
+        Why it was skipped (names the file).
+    obs : dict or None
+        The hess_dr.obs_index row (``s_region_vertices`` still a list).
+    gtis : list of dict
+        The hess_dr.gti rows.
+    problems : list of str
+        Caveats of a published file.
+    """
+
+    path: str
+    level: str
+    message: str | None = None
+    obs: dict | None = None
+    gtis: list = dataclasses.field(default_factory=list)
+    problems: list = dataclasses.field(default_factory=list)
+
+
+def _skipped(path, message, level="warning") -> Outcome:
+    return Outcome(path=path, level=level, message=message)
+
+
+def _unexpected(path, exc) -> Outcome:
+    """A file that failed in a way hess_dr does not foresee (a bug: the
+    message says where it happened)."""
+    frame = traceback.extract_tb(exc.__traceback__)[-1]
+    return _skipped(path, f"hess_dr: skipped {path}: unexpected {type(exc).__name__}: {exc}"
+                          f" (at {os.path.basename(frame.filename)}:{frame.lineno};"
+                          " please report)")
+
+
+def ingest(path: str, configuration: Config, inputs_dir: str, prefix: str) -> Outcome:
+    """Read one source file into its rows, or say why it is skipped.
+
+    Parameters
+    ----------
+    path : str
+        The file, as DaCHS lists it.
+    configuration : hess_dr.config.Config
+    inputs_dir : str
+        DaCHS's inputs directory (for the incremental-import key).
+    prefix : str
+        First part of the access references (the resource directory's name).
+    """
+    collection = configuration.collection_for(path)
+    if collection is None:
+        return _skipped(path, f"hess_dr: skipped {path}: not below any configured data_dir")
+    if not os.path.relpath(path, collection.data_dir).isascii():
+        # The dataset id holds the path; DaCHS 2.7's TAP writes text
+        # columns as ASCII ('?' for the rest), so nobody could use it.
+        return _skipped(path, f"hess_dr: skipped {path}: non-ASCII file name: its publisher"
+                              " DID would reach TAP clients with '?' in place of those"
+                              " characters; rename it")
+    loop = sources.looping_link(path, str(collection.data_dir))
+    if loop is not None:
+        return _skipped(path, f"hess_dr: skipped {path}: reached through the symbolic link"
+                              f" {loop}, which points back to {os.path.realpath(loop)} (a"
+                              " loop: the file is read under its other name)")
+    try:
+        run = dl3.read_run(path, collection)
+    except dl3.NotAnEventList as exc:
+        return _skipped(path, f"hess_dr: not an event list, skipped: {exc}", level="info")
+    except dl3.DL3Error as exc:
+        return _skipped(path, f"hess_dr: skipped {exc}")
+    except Exception as exc:  # a reader bug must not stop the import
+        return _unexpected(path, exc)
+    try:
+        # Every row is made before any is handed over, so that a failure
+        # leaves no partial dataset behind.
+        accref = rows.product_accref(run, collection, prefix)
+        obs = rows.obs_row(run, collection, accref)
+        obs["source_path"] = sources.source_key(path, inputs_dir)
+        obs["source_mtime"] = sources.source_mtime(path)
+        gtis = rows.gti_rows(run)
+    except Exception as exc:
+        return _unexpected(path, exc)
+    for gti in gtis:
+        # DaCHS's products#define rowfilter sees every row and needs these
+        gti.update(accref=accref, access_path=obs["access_path"],
+                   access_format=obs["access_format"],
+                   owner=obs["owner"], embargo=obs["embargo"])
+    return Outcome(path=path, level="ok", obs=obs, gtis=gtis, problems=list(run.problems))
