@@ -89,18 +89,7 @@ def _cached_containment_radius(ref: HduRef, mtime_ns: int, energy_tev: float,
 
 def _containment_radius(ref: HduRef, energy: u.Quantity, offset: u.Quantity,
                         fraction: float = 0.68) -> u.Quantity:
-    """Radius containing ``fraction`` of the PSF at a true energy and offset.
-
-    Returns
-    -------
-    astropy.units.Quantity
-        The radius in arcsec.
-
-    Raises
-    ------
-    ValueError
-        If the PSF is not defined there (e.g. the energy is outside its range).
-    """
+    """:func:`containment_radius` without the cache."""
     psf = load_irf(ref)
     radius = psf.containment_radius(fraction=fraction, energy_true=energy, offset=offset)
     value = radius.to(u.arcsec).reshape(-1)[0]

@@ -167,3 +167,15 @@ def write_config(tmp_path_factory: pytest.TempPathFactory, data_dir: Path,
     """
     dest = tmp_path_factory.mktemp(f"config_{_safe_name(name)}") / "hess_dr.yaml"
     return hinst.write_operator_config(dest, data_dir)
+
+
+def cutout_endpoint(links) -> str:
+    """The accessURL of the SODA service descriptor in a DataLink response
+    (a pyvo DatalinkResults)."""
+    for resource in links.votable.resources:
+        if resource.type == "meta" and resource.utype == "adhoc:service":
+            for param in resource.params:
+                if param.name == "accessURL":
+                    value = param.value
+                    return value.decode() if isinstance(value, bytes) else str(value)
+    raise AssertionError("no service descriptor in the DataLink response")

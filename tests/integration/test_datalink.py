@@ -18,7 +18,7 @@ from astropy.coordinates import SkyCoord
 from astropy.io import fits, votable
 from astropy.time import Time, TimeDelta
 
-from dachs_support import SAMPLE_DATA
+from dachs_support import SAMPLE_DATA, cutout_endpoint
 
 CRAB_FILE = SAMPLE_DATA / "hess_dl3_dr1_obs_id_023523.fits.gz"
 HC_EV_M = 1.239841984332e-6
@@ -189,7 +189,7 @@ def test_cutout_matches_an_independent_filter(crab_links, tmp_path, name):
 
     params, cuts = CUTS[name]
     did = str(_links_table(crab_links)[0]["ID"])
-    endpoint = _cutout_endpoint(crab_links)
+    endpoint = cutout_endpoint(crab_links)
     query = urllib.parse.urlencode({"ID": did, **params})
     content_type, body = _get(f"{endpoint}?{query}")
     assert content_type == "application/x-fits-gadf"
@@ -211,17 +211,6 @@ def test_cutout_matches_an_independent_filter(crab_links, tmp_path, name):
         gti = GTI.read(path)
         assert gti.time_start[0].utc.mjd == pytest.approx(cuts["time"][0], abs=1e-8)
         assert gti.time_stop[-1].utc.mjd == pytest.approx(cuts["time"][1], abs=1e-8)
-
-
-def _cutout_endpoint(crab_links):
-    """The accessURL of the #cutout service descriptor."""
-    for resource in crab_links.votable.resources:
-        if resource.type == "meta" and resource.utype == "adhoc:service":
-            for param in resource.params:
-                if param.name == "accessURL":
-                    value = param.value
-                    return value.decode() if isinstance(value, bytes) else str(value)
-    raise AssertionError("no service descriptor in the DataLink response")
 
 
 BAD_CUTOUTS = {
@@ -246,7 +235,7 @@ def test_bad_cutout_parameters_get_a_dali_error(crab_links, name):
     did = str(_links_table(crab_links)[0]["ID"])
     # POST (DALI allows it): some values are too long for a request line
     body = urllib.parse.urlencode({"ID": did, **BAD_CUTOUTS[name]}).encode()
-    code, content_type, body = _post_error(_cutout_endpoint(crab_links), body)
+    code, content_type, body = _post_error(cutout_endpoint(crab_links), body)
     assert code == 400, body[:500]
     assert content_type.startswith("application/x-votable+xml")
     status = votable.parse(io.BytesIO(body)).resources[0].infos[0]

@@ -28,7 +28,7 @@ from astropy.coordinates import SkyCoord
 from astropy.io import fits, votable
 from astropy.time import Time
 
-from dachs_support import make_service
+from dachs_support import cutout_endpoint, make_service
 
 from hess_dr import synthetic as synth
 
@@ -314,16 +314,6 @@ def _get(url):
         return response.headers.get("content-type"), response.read()
 
 
-def _cutout_endpoint(links):
-    for resource in links.votable.resources:
-        if resource.type == "meta" and resource.utype == "adhoc:service":
-            for param in resource.params:
-                if param.name == "accessURL":
-                    value = param.value
-                    return value.decode() if isinstance(value, bytes) else str(value)
-    raise AssertionError("no service descriptor in the DataLink response")
-
-
 EXPECTED_IRF_LINKS = {
     "hess": ["aeff", "edisp", "psf", "bkgrate"],
     "magic": ["aeff", "edisp", "psf", "bkgrate"],
@@ -394,7 +384,7 @@ def test_energy_cutout_matches_an_independent_filter(families, tap, tmp_path, na
     links = _links(tap, family.collection["obs_collection"], _independent(path)["obs_id"])
     did = str(links.to_table()[0]["ID"])
     query = urllib.parse.urlencode({"ID": did, "ENERGY": f"{energy[0]} {energy[1]}"})
-    content_type, body = _get(f"{_cutout_endpoint(links)}?{query}")
+    content_type, body = _get(f"{cutout_endpoint(links)}?{query}")
     assert content_type == "application/x-fits-gadf"
     (tmp_path / "cut.fits").write_bytes(body)
     with fits.open(path) as hdus:
