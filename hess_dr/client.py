@@ -94,6 +94,9 @@ import numpy as np
 from astropy.io import fits
 from astropy.time import Time, TimeDelta
 
+from .values import finite_float as _float
+from .values import text as _text
+
 __all__ = ["download_datasets", "build_datastore", "datastore_from_tap",
            "DownloadError", "IRF_QUALIFIERS"]
 
@@ -189,23 +192,6 @@ def _qualifier(value) -> str | None:
 def _safe_name(text: str) -> str:
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("._")
     return cleaned[:80] or "run"
-
-
-def _text(value) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        value = value.decode("ascii", "replace")
-    value = str(value).strip()
-    return value or None
-
-
-def _float(value) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if np.isfinite(number) else None
 
 
 def _obs_id_text(value) -> str | None:

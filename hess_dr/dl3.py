@@ -27,6 +27,8 @@ from astropy.time import Time
 from . import index as gadf_index
 from .config import Collection
 from .timeref import TimeReference, TimeRefError, time_reference
+from .values import finite_float as _float
+from .values import text as _text
 
 # hc, to turn energies into the wavelengths ObsCore wants (lambda = hc / E).
 HC_EV_M = 1.239841984332e-6
@@ -193,25 +195,6 @@ class Run:
     def irf(self, hdu_type: str):
         """Return the :class:`~hess_dr.index.HduRef` of an IRF type, or None."""
         return next((ref for ref in self.irfs if ref.hdu_type == hdu_type), None)
-
-
-def _text(value) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        value = value.decode("ascii", "replace")
-    value = str(value).strip()
-    return value or None
-
-
-def _float(value) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(str(value).strip()) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _int(value) -> int | None:
