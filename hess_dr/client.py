@@ -94,6 +94,8 @@ import numpy as np
 from astropy.io import fits
 from astropy.time import Time, TimeDelta
 
+from .dl3 import (EXTNAME_TO_TYPE, GTI_EXTNAMES, HDUCLAS2_TO_TYPE, IRF_TYPES,
+                  find_hdu)
 from .values import finite_float as _float
 from .values import text as _text
 
@@ -106,23 +108,12 @@ DATALINK_MIME = "application/x-votable+xml;content=datalink"
 IRF_QUALIFIERS = {"aeff": "aeff", "edisp": "edisp", "psf": "psf", "bkgrate": "bkg",
                   "bkg": "bkg", "rad_max": "rad_max"}
 
-# GADF HDUCLAS2 of response HDUs -> HDU_TYPE
-_HDUCLAS2_TO_TYPE = {"EFF_AREA": "aeff", "EDISP": "edisp", "RPSF": "psf", "PSF": "psf",
-                     "BKG": "bkg", "RAD_MAX": "rad_max"}
-# EXTNAMEs of untagged IRF HDUs -> HDU_TYPE
-_EXTNAME_TO_TYPE = {"EFFECTIVE AREA": "aeff", "AEFF": "aeff", "EFFECTIVE_AREA": "aeff",
-                    "ENERGY DISPERSION": "edisp", "EDISP": "edisp",
-                    "ENERGY_DISPERSION": "edisp", "POINT SPREAD FUNCTION": "psf",
-                    "PSF": "psf", "POINT_SPREAD_FUNCTION": "psf", "BACKGROUND": "bkg",
-                    "BKG": "bkg", "RAD_MAX": "rad_max"}
 # Words of a link description -> HDU_TYPE (services without content_qualifier)
 _DESCRIPTION_WORDS = (("effective area", "aeff"), ("aeff", "aeff"),
                       ("energy dispersion", "edisp"), ("edisp", "edisp"),
                       ("migration", "edisp"), ("point spread", "psf"), ("psf", "psf"),
                       ("background", "bkg"), ("bkg", "bkg"), ("rad_max", "rad_max"),
                       ("directional cut", "rad_max"))
-_GTI_EXTNAMES = ("GTI", "STDGTI", "GTI_0")
-_IRF_TYPES = ("aeff", "edisp", "psf", "bkg", "rad_max")
 # default HDU_CLASS when HDUCLAS4 is missing
 _DEFAULT_CLASSES = {"aeff": "aeff_2d", "edisp": "edisp_2d", "psf": "psf_table",
                     "bkg": "bkg_3d", "rad_max": "rad_max_2d"}
@@ -329,9 +320,9 @@ def _response_hdus(path: Path) -> dict[str, tuple[str, str]]:
             header = hdu.header
             hdu_type = None
             if str(header.get("HDUCLAS1", "")).strip().upper() == "RESPONSE":
-                hdu_type = _HDUCLAS2_TO_TYPE.get(str(header.get("HDUCLAS2", "")).strip().upper())
+                hdu_type = HDUCLAS2_TO_TYPE.get(str(header.get("HDUCLAS2", "")).strip().upper())
             if hdu_type is None:
-                hdu_type = _EXTNAME_TO_TYPE.get(str(header.get("EXTNAME", "")).strip().upper())
+                hdu_type = EXTNAME_TO_TYPE.get(str(header.get("EXTNAME", "")).strip().upper())
             if hdu_type and hdu_type not in found:
                 found[hdu_type] = (str(hdu.name), _hdu_class(hdu, hdu_type))
     return found
@@ -353,19 +344,9 @@ def _hdu_class(hdu, hdu_type: str) -> str:
     return _DEFAULT_CLASSES[hdu_type]
 
 
-def _find_hdu(hdus, hduclas1: str, extnames: tuple):
-    for hdu in hdus[1:]:
-        if str(hdu.header.get("HDUCLAS1", "")).strip().upper() == hduclas1:
-            return hdu
-    for hdu in hdus[1:]:
-        if str(hdu.header.get("EXTNAME", "")).strip().upper() in extnames:
-            return hdu
-    return None
-
-
 def _header_obs_id(path: Path) -> str | None:
     with fits.open(path, memmap=False) as hdus:
-        events = _find_hdu(hdus, "EVENTS", ("EVENTS",))
+        events = find_hdu(hdus, "EVENTS", ("EVENTS",))
         if events is None:
             raise DownloadError(f"{path}: no EVENTS table in the downloaded event list")
         return _obs_id_text(events.header.get("OBS_ID", hdus[0].header.get("OBS_ID")))
@@ -656,10 +637,10 @@ def build_datastore(downloads: list[dict], dest_dir):
     for run in downloads:
         path = Path(run["event_list"]).resolve()
         with fits.open(path, memmap=False) as hdus:
-            events = _find_hdu(hdus, "EVENTS", ("EVENTS",))
+            events = find_hdu(hdus, "EVENTS", ("EVENTS",))
             if events is None:
                 raise ValueError(f"{path}: no EVENTS table")
-            gti = _find_hdu(hdus, "GTI", _GTI_EXTNAMES)
+            gti = find_hdu(hdus, "GTI", GTI_EXTNAMES)
             header = events.header.copy()
             primary = hdus[0].header.copy()
             n_events = header.get("NAXIS2", 0)
@@ -689,7 +670,7 @@ def build_datastore(downloads: list[dict], dest_dir):
             add("gti", "gti", path, str(gti.name))
         own = _response_hdus(path)
         separate = {t: Path(p).resolve() for t, p in (run.get("calibration") or {}).items()}
-        for hdu_type in _IRF_TYPES:
+        for hdu_type in IRF_TYPES:
             if hdu_type in separate:
                 found = _response_hdus(separate[hdu_type])
                 if hdu_type in found:

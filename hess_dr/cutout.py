@@ -36,6 +36,7 @@ from astropy.io import fits
 from astropy.time import Time, TimeDelta
 
 from . import __version__
+from .dl3 import GTI_EXTNAMES, find_hdu
 from .soda import CutoutSpec
 
 try:  # the warning erfa gives for UTC far from the leap-second table
@@ -47,7 +48,6 @@ GADF_DOC = "https://github.com/open-gamma-ray-astro/gamma-astro-data-formats"
 #: Value of CREATOR in the PRIMARY header of every file hess_dr writes.
 CREATOR = f"hess_dr {__version__}"
 
-_GTI_EXTNAMES = ("GTI", "STDGTI", "GTI_0")
 _TIME_KEYWORDS = ("MJDREFI", "MJDREFF", "MJDREF", "TIMESYS", "TIMEUNIT", "TIMEZERO")
 _STRUCTURAL = frozenset({"SIMPLE", "XTENSION", "BITPIX", "NAXIS", "PCOUNT", "GCOUNT",
                          "TFIELDS", "EXTEND", "EXTNAME", "CHECKSUM", "DATASUM", "THEAP"})
@@ -226,10 +226,7 @@ def _events_hdu(path: Path, hdus) -> fits.BinTableHDU:
 
 
 def _gti_hdu(hdus):
-    for hdu in hdus[1:]:
-        if str(hdu.header.get("HDUCLAS1", "")).strip().upper() == "GTI":
-            return hdu
-    return next((h for h in hdus[1:] if str(h.name).strip().upper() in _GTI_EXTNAMES), None)
+    return find_hdu(hdus, "GTI", GTI_EXTNAMES)
 
 
 def _column(hdu: fits.BinTableHDU, name: str):

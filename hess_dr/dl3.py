@@ -36,15 +36,16 @@ HC_EV_M = 1.239841984332e-6
 IRF_TYPES = ("aeff", "edisp", "psf", "bkg", "rad_max")
 
 # GADF HDUCLAS2 of response HDUs -> hdu-index HDU_TYPE.
-_HDUCLAS2_TO_TYPE = {"EFF_AREA": "aeff", "EDISP": "edisp", "RPSF": "psf",
+HDUCLAS2_TO_TYPE = {"EFF_AREA": "aeff", "EDISP": "edisp", "RPSF": "psf",
                      "PSF": "psf", "BKG": "bkg", "RAD_MAX": "rad_max"}
 # EXTNAMEs of untagged files (no HDUCLASS keywords) -> HDU_TYPE.
-_EXTNAME_TO_TYPE = {"EFFECTIVE AREA": "aeff", "AEFF": "aeff", "EFFECTIVE_AREA": "aeff",
+EXTNAME_TO_TYPE = {"EFFECTIVE AREA": "aeff", "AEFF": "aeff", "EFFECTIVE_AREA": "aeff",
                     "ENERGY DISPERSION": "edisp", "EDISP": "edisp",
                     "ENERGY_DISPERSION": "edisp", "POINT SPREAD FUNCTION": "psf",
                     "PSF": "psf", "POINT_SPREAD_FUNCTION": "psf",
                     "BACKGROUND": "bkg", "BKG": "bkg", "RAD_MAX": "rad_max"}
-_GTI_EXTNAMES = ("GTI", "STDGTI", "GTI_0")
+#: EXTNAMEs of GTI tables in files without HDUCLASS tags.
+GTI_EXTNAMES = ("GTI", "STDGTI", "GTI_0")
 
 
 class DL3Error(Exception):
@@ -307,7 +308,9 @@ def _check_complete(path: Path, hdus) -> None:
         raise DL3Error(path, f"truncated FITS file: {size} bytes, its HDUs need {expected}")
 
 
-def _find_hdu(hdus, hduclas1: str, extnames: tuple):
+def find_hdu(hdus, hduclas1: str, extnames: tuple):
+    """The first extension with this HDUCLAS1, else the first with one of
+    these EXTNAMEs (files without HDUCLASS tags), else None."""
     for hdu in hdus[1:]:
         if str(hdu.header.get("HDUCLAS1", "")).strip().upper() == hduclas1:
             return hdu
@@ -321,7 +324,7 @@ def _read_open_file(path: Path, file_size: int, hdus, collection: Collection,
                     resolve_psf: bool = True) -> Run:
     if path.name in gadf_index.INDEX_FILE_NAMES:
         raise NotAnEventList(path, "GADF index file, not an event list (used for metadata)")
-    events = _find_hdu(hdus, "EVENTS", ("EVENTS",))
+    events = find_hdu(hdus, "EVENTS", ("EVENTS",))
     if events is None or not isinstance(events, fits.BinTableHDU):
         names = ", ".join(str(h.name) for h in hdus)
         raise NotAnEventList(path, f"no EVENTS table (HDUs: {names})")
@@ -586,7 +589,7 @@ def _make_gti(start_met, stop_met, time_ref: TimeReference) -> GTI:
 
 
 def _read_gti(path, hdus, events_ref: TimeReference, collection, problems) -> GTI | None:
-    hdu = _find_hdu(hdus, "GTI", _GTI_EXTNAMES)
+    hdu = find_hdu(hdus, "GTI", GTI_EXTNAMES)
     if hdu is None:
         return None
     names = {n.upper(): n for n in hdu.columns.names}
@@ -663,9 +666,9 @@ def _find_irfs(path: Path, hdus, indexes, obs_id: str, problems) -> tuple:
         header = hdu.header
         hdu_type = None
         if str(header.get("HDUCLAS1", "")).strip().upper() == "RESPONSE":
-            hdu_type = _HDUCLAS2_TO_TYPE.get(str(header.get("HDUCLAS2", "")).strip().upper())
+            hdu_type = HDUCLAS2_TO_TYPE.get(str(header.get("HDUCLAS2", "")).strip().upper())
         elif "HDUCLAS1" not in header:
-            hdu_type = _EXTNAME_TO_TYPE.get(str(header.get("EXTNAME", "")).strip().upper())
+            hdu_type = EXTNAME_TO_TYPE.get(str(header.get("EXTNAME", "")).strip().upper())
         if hdu_type and hdu_type not in found:
             found[hdu_type] = gadf_index.HduRef(
                 hdu_type=hdu_type, hdu_class=str(header.get("HDUCLAS4", "")).strip().lower(),
