@@ -46,9 +46,14 @@ def ensure_archive(n_max: int) -> Path:
     root = ARCHIVE_ROOT / f"archive-{n_max}"
     stamp = root / ".complete"
     if not stamp.exists():
-        print(f"[bench] writing a synthetic archive of {n_max} runs in {root}", flush=True)
-        archive.write_archive(root, n_max, progress=lambda done: done % 10000 == 0 and print(
-            f"[bench]   {done} runs written", flush=True))
+        smaller = sorted((int(p.name.split("-")[1]), p) for p in ARCHIVE_ROOT.glob("archive-*")
+                         if (p / ".complete").exists() and int(p.name.split("-")[1]) < n_max)
+        reuse = smaller[-1][1] if smaller else None
+        print(f"[bench] writing a synthetic archive of {n_max} runs in {root}"
+              f" (reusing {reuse})", flush=True)
+        archive.write_archive(root, n_max, reuse=reuse,
+                              progress=lambda done: done % 10000 == 0 and print(
+                                  f"[bench]   {done} runs written", flush=True))
         stamp.write_text("ok\n")
     return root
 
@@ -84,7 +89,7 @@ def event_files(folder: Path) -> list[Path]:
 
 def read_floor(files: list[Path]) -> float:
     """Seconds to open every file and read every HDU's data with astropy
-    (decompressing it): the floor any importer pays."""
+    (decompressing it), in one process: the floor any importer pays."""
     from astropy.io import fits
     start = time.perf_counter()
     for path in files:
@@ -92,6 +97,22 @@ def read_floor(files: list[Path]) -> float:
             for hdu in hdus:
                 hdu.data  # noqa: B018 -- reading is the point
     return time.perf_counter() - start
+
+
+def _read_floor_chunk(paths: list[str]) -> None:
+    read_floor([Path(p) for p in paths])
+
+
+def parallel_read_floor(files: list[Path], processes: int) -> float:
+    """:func:`read_floor` spread over ``processes`` processes (the import
+    reads with one worker a CPU): the floor of a parallel importer."""
+    import multiprocessing
+    chunks = [[str(f) for f in files[i::processes]] for i in range(processes)]
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        pool.map(_read_floor_chunk, [chunks[0][:10]] * processes)  # start-up is not reading
+        start = time.perf_counter()
+        pool.map(_read_floor_chunk, chunks)
+        return time.perf_counter() - start
 
 
 def gammapy_reference(folder: Path, files: list[Path], workdir: Path) -> dict:
@@ -122,15 +143,68 @@ print(len(table), indexed, total, resource.getrusage(resource.RUSAGE_SELF).ru_ma
             "runs_per_s": round(len(files) / float(total), 1), "peak_rss_mb": round(float(rss))}
 
 
-def timed_import(inst: hinst.Instance) -> tuple[float, float]:
-    """A full import (drop, then imp): seconds and the child's peak RSS (MB)."""
+class ProcessSampler:
+    """Samples, every ``interval`` seconds, the summed resident memory of a
+    process and its descendants (DaCHS and its reader workers), and the CPU
+    time of the PostgreSQL server processes, while it runs."""
+
+    def __init__(self, interval: float = 0.25):
+        import psutil
+        self._psutil, self._interval = psutil, interval
+        self.peak_rss_mb = 0.0
+        self._stop = threading.Event()
+        self._postgres_cpu_start = self._postgres_cpu()
+
+    def _postgres_cpu(self) -> float:
+        total = 0.0
+        for process in self._psutil.process_iter(["name", "cpu_times"]):
+            if (process.info["name"] or "").startswith("postgres") and process.info["cpu_times"]:
+                total += process.info["cpu_times"].user + process.info["cpu_times"].system
+        return total
+
+    def watch(self, pid: int) -> None:
+        def run():
+            while not self._stop.is_set():
+                try:
+                    root = self._psutil.Process(pid)
+                    tree = [root] + root.children(recursive=True)
+                    rss = sum(p.memory_info().rss for p in tree if p.is_running())
+                    self.peak_rss_mb = max(self.peak_rss_mb, rss / 2**20)
+                except self._psutil.Error:
+                    pass
+                self._stop.wait(self._interval)
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> float:
+        """Stop sampling; return the PostgreSQL CPU seconds used meanwhile."""
+        self._stop.set()
+        self._thread.join()
+        return self._postgres_cpu() - self._postgres_cpu_start
+
+
+def timed_import(inst: hinst.Instance) -> dict:
+    """A full import (drop, then imp): wall seconds, peak memory of the
+    DaCHS process tree, CPU seconds of DaCHS (with its workers) and of
+    PostgreSQL."""
     inst.run_dachs("drop", "hess_dr/q", check=False)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sampler = ProcessSampler()
     start = time.perf_counter()
-    inst.run_dachs("imp", "hess_dr/q")
+    process = subprocess.Popen(inst.dachs_command("imp", "hess_dr/q"), env=inst.env,
+                               cwd=inst.root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+    sampler.watch(process.pid)
+    _, stderr = process.communicate()
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, max(peak, before) / 1024
+    postgres_cpu = sampler.stop()
+    if process.returncode:
+        raise hinst.DachsError(f"dachs imp failed:\n{stderr[-3000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    dachs_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"seconds": seconds, "peak_rss_mb": sampler.peak_rss_mb,
+            "largest_process_rss_mb": after.ru_maxrss / 1024,
+            "dachs_cpu_s": dachs_cpu, "postgres_cpu_s": postgres_cpu}
 
 
 def bench_imports(sizes: list[int]) -> tuple[list[dict], hinst.Instance | None, Path]:
@@ -153,16 +227,25 @@ def bench_imports(sizes: list[int]) -> tuple[list[dict], hinst.Instance | None, 
             inst.import_resource(out=open(os.devnull, "w"))
         inst.extra_env["HESS_DR_CONFIG"] = str(config)
         print(f"[bench] importing {n} runs", flush=True)
-        seconds, rss = timed_import(inst)
+        measured = timed_import(inst)
+        seconds = measured["seconds"]
         floor = read_floor(files)
+        workers = os.cpu_count() or 1
+        floor_parallel = parallel_read_floor(files, workers)
         start = time.perf_counter()
         inst.run_dachs("imp", "hess_dr/q")
         nothing_new = time.perf_counter() - start
         entry = {"what": f"import of {n} synthetic runs", "runs": n,
                  "seconds": round(seconds, 1), "runs_per_s": round(n / seconds, 1),
-                 "ms_per_run": round(1000 * seconds / n, 1), "peak_rss_mb": round(rss),
+                 "ms_per_run": round(1000 * seconds / n, 2),
+                 "peak_rss_mb": round(measured["peak_rss_mb"]),
+                 "largest_process_rss_mb": round(measured["largest_process_rss_mb"]),
+                 "cpu_ms_per_run": {"dachs_and_readers": round(1000 * measured["dachs_cpu_s"] / n, 2),
+                                    "postgresql": round(1000 * measured["postgres_cpu_s"] / n, 2)},
                  "read_floor_ms_per_run": round(1000 * floor / n, 2),
                  "cost_over_floor": round(seconds / floor, 2),
+                 f"read_floor_{workers}_processes_ms_per_run": round(1000 * floor_parallel / n, 2),
+                 f"cost_over_{workers}_process_floor": round(seconds / floor_parallel, 2),
                  "reimport_nothing_new_s": round(nothing_new, 1)}
         if n <= GAMMAPY_MAX_RUNS:
             workdir = tmp / f"gammapy-{n}"

@@ -118,16 +118,26 @@ def write_run(dest: Path, index: int) -> tuple[Path, dict]:
 
 
 def _write_batch(args) -> list[tuple[str, int, str]]:
-    dest, indices = args
+    dest, indices, reuse = args
     written = []
     for index in indices:
-        path, spec = write_run(Path(dest), index)
+        spec = run_spec(index)
+        path = run_path(Path(dest), spec)
+        previous = run_path(Path(reuse), spec) if reuse else None
+        if previous is not None and previous.is_file():
+            # run i is the same file in every archive: link, do not rewrite
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                os.link(previous, path)
+        else:
+            path, spec = write_run(Path(dest), index)
         written.append((str(path), spec["obs_id"], spec["instrument"].name))
     return written
 
 
 def write_archive(dest: str | os.PathLike, n_runs: int, *, irfs: bool = True,
-                  processes: int | None = None, progress=None) -> list[tuple[str, int, str]]:
+                  processes: int | None = None, progress=None,
+                  reuse: str | os.PathLike | None = None) -> list[tuple[str, int, str]]:
     """Write ``n_runs`` event lists below ``dest`` (see the module docstring).
 
     Parameters
@@ -143,6 +153,10 @@ def write_archive(dest: str | os.PathLike, n_runs: int, *, irfs: bool = True,
         Worker processes (default: the number of CPUs).
     progress : callable, optional
         Called with the number of runs written so far.
+    reuse : path-like, optional
+        Root of a smaller archive written by this function on the same file
+        system: its runs are hard-linked instead of written again (archives
+        are prefixes of each other).
 
     Returns
     -------
@@ -151,7 +165,7 @@ def write_archive(dest: str | os.PathLike, n_runs: int, *, irfs: bool = True,
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     batch = 500
-    jobs = [(str(dest), range(start, min(start + batch, n_runs)))
+    jobs = [(str(dest), range(start, min(start + batch, n_runs)), reuse and str(reuse))
             for start in range(0, n_runs, batch)]
     written = []
     with multiprocessing.get_context("fork").Pool(processes or os.cpu_count()) as pool:

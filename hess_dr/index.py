@@ -146,12 +146,14 @@ def read_obs_index(path: Path) -> dict:
     """Read an obs-index into {obs_id: {lowercase column: value}}."""
     with fits.open(path, memmap=False) as hdus:
         table = _index_hdu(hdus, "OBS", path, ("OBS_ID",)).data
-        names = table.columns.names
-        rows = {}
-        for record in table:
-            values = {name.lower().replace("-", "_"): _python(record[name]) for name in names}
-            rows[obs_id_key(record["OBS_ID"])] = values
-    return rows
+        if table is None:
+            return {}
+        # Column by column: row access to a FITS_rec costs ~50 us a value.
+        columns = {name.lower().replace("-", "_"): [_python(v) for v in table[name]]
+                   for name in table.columns.names}
+        obs_ids = [obs_id_key(v) for v in table["OBS_ID"]]
+    return {obs_id: {name: values[i] for name, values in columns.items()}
+            for i, obs_id in enumerate(obs_ids)}
 
 
 def read_hdu_index(path: Path) -> dict:
@@ -162,15 +164,21 @@ def read_hdu_index(path: Path) -> dict:
     """
     with fits.open(path, memmap=False) as hdus:
         hdu = _index_hdu(hdus, "HDU", path, _HDU_INDEX_COLUMNS)
-        base = Path(hdu.header.get("BASE_DIR") or path.parent)
-        refs: dict[str, list] = {}
-        for record in hdu.data:
-            ref = HduRef(hdu_type=_text(record["HDU_TYPE"]).lower(),
-                         hdu_class=_text(record["HDU_CLASS"]).lower(),
-                         path=Path(os.path.abspath(base / _text(record["FILE_DIR"])
-                                                   / _text(record["FILE_NAME"]))),
-                         hdu=_text(record["HDU_NAME"]))
-            refs.setdefault(obs_id_key(record["OBS_ID"]), []).append(ref)
+        base = str(hdu.header.get("BASE_DIR") or path.parent)
+        if hdu.data is None:
+            return {}
+        # Column by column: a CTAO-size index has ~10^6 rows, and row access
+        # to a FITS_rec costs ~50 us a value.
+        columns = {name: [_text(v) for v in hdu.data[name]] for name in _HDU_INDEX_COLUMNS[1:]}
+        obs_ids = [obs_id_key(v) for v in hdu.data["OBS_ID"]]
+    refs: dict[str, list] = {}
+    for i, obs_id in enumerate(obs_ids):
+        ref = HduRef(hdu_type=columns["HDU_TYPE"][i].lower(),
+                     hdu_class=columns["HDU_CLASS"][i].lower(),
+                     path=Path(os.path.abspath(os.path.join(
+                         base, columns["FILE_DIR"][i], columns["FILE_NAME"][i]))),
+                     hdu=columns["HDU_NAME"][i])
+        refs.setdefault(obs_id, []).append(ref)
     return {key: tuple(value) for key, value in refs.items()}
 
 

@@ -85,3 +85,50 @@ def source_patterns(root: str, suffixes=("*.fits", "*.fits.gz")) -> list[str]:
 
     visit(os.path.abspath(root))
     return patterns
+
+
+def paths_to_forget(source_token: str, inputs_dir: str, *, newly_created: bool,
+                    imported_paths, load_configuration, notify) -> list[str]:
+    """The ``source_path`` values whose rows an import must delete before it
+    handles ``source_token`` (q.rd's newSource script).
+
+    Parameters
+    ----------
+    source_token : str
+        The file DaCHS is about to read, or :data:`PRUNE_TOKEN`.
+    inputs_dir : str
+        DaCHS's inputsDir (``source_path`` is relative to it).
+    newly_created : bool
+        The table was made by this very import: nothing to forget.
+    imported_paths : callable
+        Returns the ``source_path`` of every imported file (only called for
+        :data:`PRUNE_TOKEN`).
+    load_configuration : callable
+        Returns the operator configuration (:func:`hess_dr.config.load`;
+        only called for :data:`PRUNE_TOKEN`).
+    notify : callable
+        Receives one message per file whose rows are removed for good.
+
+    Returns
+    -------
+    list of str
+        For a file: its own previous rows (it is read again).  For
+        :data:`PRUNE_TOKEN`: the files that are gone, or that no configured
+        data_dir holds any more (the import does not list them as sources).
+    """
+    if newly_created:
+        return []
+    if source_token != PRUNE_TOKEN:
+        return [source_key(source_token, inputs_dir)]
+    configuration = load_configuration()
+    stale = []
+    for path in imported_paths():
+        full = os.path.join(inputs_dir, path)
+        if not os.path.exists(full):
+            notify(f"hess_dr: {path} is gone; removing its rows")
+        elif configuration.collection_for(full) is None:
+            notify(f"hess_dr: {path} is below no configured data_dir any more; removing its rows")
+        else:
+            continue
+        stale.append(path)
+    return stale

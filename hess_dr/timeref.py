@@ -59,6 +59,35 @@ class TimeReference:
         return (seconds * u.s).to_value(self.unit) - self.timezero
 
 
+def to_times(time_ref: TimeReference, *mets, scales: tuple = ("utc", "tdb")) -> list[Time]:
+    """Convert several MET values or arrays at once.
+
+    Returns one :class:`~astropy.time.Time` per argument (scalar for a
+    scalar), in the file's scale, whose conversions to ``scales`` are
+    already made: a scale conversion costs about a millisecond whatever the
+    number of values (ERFA's leap-second table and TDB series), so all of a
+    run's times are converted together and each Time gets its part in its
+    conversion cache (``Time.cache``), where astropy looks first.
+
+    Raises
+    ------
+    ValueError
+        If a time cannot be converted (ERFA refuses absurd dates).
+    """
+    parts = [np.atleast_1d(np.asarray(met, dtype=float)) for met in mets]
+    combined = time_ref.to_time(np.concatenate(parts))
+    converted = {scale: getattr(combined, scale) for scale in scales if scale != combined.scale}
+    times, first = [], 0
+    for met, part in zip(mets, parts):
+        where = first if np.ndim(met) == 0 else slice(first, first + len(part))
+        time = combined[where]
+        for scale, whole in converted.items():
+            time.cache["scale"][scale] = whole[where]
+        times.append(time)
+        first += len(part)
+    return times
+
+
 def _number(header, key):
     value = header.get(key)
     if value is None or (isinstance(value, str) and not value.strip()):

@@ -662,3 +662,14 @@ def test_real_gzip_sample_is_not_truncated(sample_collection):
 def test_run_is_frozen(reference_run):
     with pytest.raises(dataclasses.FrozenInstanceError):
         reference_run.obs_id = "x"
+
+
+@pytest.mark.parametrize("ra, dec", [(83.633, 22.0145), (266.405, -28.936), (0.0, 89.9),
+                                     (359.99, -89.9), (192.859, 27.128), (10.0, 0.0)])
+def test_icrs_to_galactic_agrees_with_astropy(ra, dec):
+    from hess_dr.dl3 import icrs_to_galactic
+    lon, lat = icrs_to_galactic(ra, dec)
+    expected = SkyCoord(ra * u.deg, dec * u.deg, frame="icrs").galactic
+    got = SkyCoord(lon * u.deg, lat * u.deg, frame="galactic")
+    assert 0 <= lon < 360
+    assert got.separation(expected).to_value(u.arcsec) < 0.05

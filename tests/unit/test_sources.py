@@ -47,3 +47,45 @@ def test_source_patterns_survive_links_and_odd_names(tmp_path):
     # each real directory once; the symlinked one under its link's name
     assert len(patterns) == len(set(patterns)) == 2 * 6
     assert os.path.join(glob.escape(str(data / "linked" / "deep")), "*.fits") in patterns
+
+
+class _Configuration:
+    def __init__(self, data_dir):
+        self.data_dir = str(data_dir)
+
+    def collection_for(self, path):
+        return "c" if str(path).startswith(self.data_dir + os.sep) else None
+
+
+def _forget(token, inputs, *, newly_created=False, imported=(), data_dir=None):
+    messages = []
+    loads = []
+
+    def load():
+        loads.append(1)
+        return _Configuration(data_dir or inputs)
+
+    paths = sources.paths_to_forget(
+        token, str(inputs), newly_created=newly_created, imported_paths=lambda: list(imported),
+        load_configuration=load, notify=messages.append)
+    return paths, messages, len(loads)
+
+
+def test_paths_to_forget_for_a_file_is_its_own_key(tmp_path):
+    run = tmp_path / "data" / "run.fits"
+    assert _forget(str(run), tmp_path) == (["data/run.fits"], [], 0)
+    assert _forget(str(run), tmp_path, newly_created=True) == ([], [], 0)
+
+
+def test_paths_to_forget_on_prune_names_vanished_and_unconfigured_files(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "kept.fits").write_bytes(b"x")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "orphan.fits").write_bytes(b"x")
+    imported = ["data/kept.fits", "data/gone.fits", "elsewhere/orphan.fits"]
+    paths, messages, loads = _forget(sources.PRUNE_TOKEN, tmp_path, imported=imported,
+                                     data_dir=tmp_path / "data")
+    assert paths == ["data/gone.fits", "elsewhere/orphan.fits"]
+    assert "data/gone.fits is gone" in messages[0]
+    assert "below no configured data_dir" in messages[1]
+    assert loads == 1  # the configuration is read once, not once a file

@@ -6,7 +6,7 @@ import pytest
 from astropy import units as u
 from astropy.time import Time
 
-from hess_dr.timeref import TimeRefError, time_reference
+from hess_dr.timeref import TimeRefError, time_reference, to_times
 
 DR1 = {"MJDREFI": 51910, "MJDREFF": 0.000742870370370241, "TIMESYS": "TT", "TIMEUNIT": "s"}
 MET = np.array([0.0, 123890826.0, 123892513.5, 241650046.0, -1e6])
@@ -134,3 +134,37 @@ def test_default_timesys_used_only_when_missing():
 def test_unusable_headers(header, default, message):
     with pytest.raises(TimeRefError, match=message.replace("(", r"\(")):
         time_reference(header, default_timesys=default)
+
+
+@pytest.mark.parametrize("header", [
+    pytest.param(DR1, id="TT"),
+    pytest.param({**DR1, "TIMESYS": "UTC"}, id="UTC"),
+    pytest.param({**DR1, "TIMESYS": "TAI", "TIMEZERO": 12.5}, id="TAI-timezero"),
+])
+def test_to_times_equals_separate_conversions(header):
+    ref = time_reference(header)
+    gti_start, gti_stop = np.array([123890826.0, 123891000.0]), np.array([123890900.0, 123892513.5])
+    t_start, t_stop, start, stop = to_times(ref, 123890826.0, 123892513.5, gti_start, gti_stop)
+    assert t_start.shape == () and t_stop.shape == () and start.shape == stop.shape == (2,)
+    for combined, met in ((t_start, 123890826.0), (t_stop, 123892513.5),
+                          (start, gti_start), (stop, gti_stop)):
+        alone = ref.to_time(met)
+        assert combined.scale == alone.scale == ref.epoch.scale
+        for scale in ("utc", "tdb", ref.epoch.scale):
+            # the conversions handed over through the cache are the right ones
+            np.testing.assert_array_equal(getattr(combined, scale).jd1, getattr(alone, scale).jd1)
+            np.testing.assert_allclose(getattr(combined, scale).jd2, getattr(alone, scale).jd2,
+                                       rtol=0, atol=1e-6 / 86400 / 1000)
+
+
+def test_to_times_fills_the_conversion_cache():
+    ref = time_reference(DR1)
+    start, stop = to_times(ref, np.array([1e8, 2e8]), np.array([1e8 + 10, 2e8 + 10]))
+    assert set(start.cache["scale"]) >= {"utc", "tdb"}
+    assert start.utc.isot[0] == ref.to_time(1e8).utc.isot
+
+
+def test_to_times_refuses_absurd_dates():
+    ref = time_reference({"MJDREF": 1e30, "TIMESYS": "TT"})
+    with pytest.raises(ValueError):
+        to_times(ref, 0.0, 10.0)
