@@ -146,32 +146,39 @@ print(len(table), indexed, total, resource.getrusage(resource.RUSAGE_SELF).ru_ma
 class ProcessSampler:
     """Samples, every ``interval`` seconds, the summed resident memory of a
     process and its descendants (DaCHS and its reader workers), and the CPU
-    time of the PostgreSQL server processes, while it runs."""
+    time of the PostgreSQL server processes (the import's backend lives only
+    as long as the import: its last sample is what is counted)."""
 
     def __init__(self, interval: float = 0.25):
         import psutil
         self._psutil, self._interval = psutil, interval
         self.peak_rss_mb = 0.0
         self._stop = threading.Event()
-        self._postgres_cpu_start = self._postgres_cpu()
+        self._postgres_start = self._postgres_cpu()
+        self._postgres_last = dict(self._postgres_start)
 
-    def _postgres_cpu(self) -> float:
-        total = 0.0
-        for process in self._psutil.process_iter(["name", "cpu_times"]):
-            if (process.info["name"] or "").startswith("postgres") and process.info["cpu_times"]:
-                total += process.info["cpu_times"].user + process.info["cpu_times"].system
-        return total
+    def _postgres_cpu(self) -> dict:
+        seconds = {}
+        for process in self._psutil.process_iter(["pid", "name", "cpu_times"]):
+            times = process.info["cpu_times"]
+            if (process.info["name"] or "").startswith("postgres") and times:
+                seconds[process.info["pid"]] = times.user + times.system
+        return seconds
+
+    def _sample(self, pid: int) -> None:
+        try:
+            root = self._psutil.Process(pid)
+            tree = [root] + root.children(recursive=True)
+            rss = sum(p.memory_info().rss for p in tree if p.is_running())
+            self.peak_rss_mb = max(self.peak_rss_mb, rss / 2**20)
+        except self._psutil.Error:
+            pass
+        self._postgres_last.update(self._postgres_cpu())
 
     def watch(self, pid: int) -> None:
         def run():
             while not self._stop.is_set():
-                try:
-                    root = self._psutil.Process(pid)
-                    tree = [root] + root.children(recursive=True)
-                    rss = sum(p.memory_info().rss for p in tree if p.is_running())
-                    self.peak_rss_mb = max(self.peak_rss_mb, rss / 2**20)
-                except self._psutil.Error:
-                    pass
+                self._sample(pid)
                 self._stop.wait(self._interval)
         self._thread = threading.Thread(target=run, daemon=True)
         self._thread.start()
@@ -180,7 +187,9 @@ class ProcessSampler:
         """Stop sampling; return the PostgreSQL CPU seconds used meanwhile."""
         self._stop.set()
         self._thread.join()
-        return self._postgres_cpu() - self._postgres_cpu_start
+        self._postgres_last.update(self._postgres_cpu())
+        return sum(cpu - self._postgres_start.get(pid, 0.0)
+                   for pid, cpu in self._postgres_last.items())
 
 
 def timed_import(inst: hinst.Instance) -> dict:
