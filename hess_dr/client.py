@@ -82,10 +82,11 @@ Robustness
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import os
 import re
-import tempfile
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.time import Time, TimeDelta
 
+from . import files
 from .dl3 import (EXTNAME_TO_TYPE, GTI_EXTNAMES, HDUCLAS2_TO_TYPE, IRF_TYPES,
                   find_hdu)
 from .values import finite_float as _float
@@ -278,10 +280,9 @@ def _download(session, url: str, directory: Path, stem: str,
     ``.fits`` from the content's first bytes.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{stem}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, \
-                session.get(url, stream=True, timeout=_TIMEOUT) as response:
+
+    def stream(out) -> Path:
+        with session.get(url, stream=True, timeout=_TIMEOUT) as response:
             response.raise_for_status()
             encoded = response.headers.get("Content-Encoding", "identity") != "identity"
             size, head = 0, b""
@@ -290,26 +291,20 @@ def _download(session, url: str, directory: Path, stem: str,
                     head = chunk[:8]
                 out.write(chunk)
                 size += len(chunk)
-        if suffix is None:
+        chosen = suffix
+        if chosen is None:
             if head[:2] == b"\x1f\x8b":
-                suffix = ".fits.gz"
+                chosen = ".fits.gz"
             elif head.startswith(b"SIMPLE"):
-                suffix = ".fits"
+                chosen = ".fits"
             else:
                 raise DownloadError(f"{url}: not a FITS file (starts with {head!r})")
         # (a content-encoded transfer is decoded, so its size says nothing)
         if expected_length and not encoded and size != expected_length:
             raise DownloadError(f"{url}: got {size} bytes, the link says {expected_length}")
-        final = directory / f"{stem}{suffix}"
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, final)
-        return final
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+        return directory / f"{stem}{chosen}"
+
+    return files.write_atomically(directory / stem, stream)
 
 
 def _response_hdus(path: Path) -> dict[str, tuple[str, str]]:
@@ -536,11 +531,7 @@ def _download_terms(links, dest_dir: Path, session, seen: dict, notes) -> Path |
     digest = hashlib.sha256(text).hexdigest()
     if digest not in seen:
         name = "terms-of-use.txt" if not seen else f"terms-of-use-{digest[:8]}.txt"
-        path = dest_dir / name
-        tmp = dest_dir / f".{name}.part"
-        tmp.write_bytes(text)
-        os.replace(tmp, path)
-        seen[digest] = path
+        seen[digest] = files.write_bytes_atomically(dest_dir / name, text)
     return seen[digest]
 
 
@@ -741,14 +732,12 @@ def _write_hdu_index(path: Path, rows, numeric_ids):
 
 
 def _write(path: Path, hdu):
-    tmp = path.with_name(f".{path.name}.part")
-    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(tmp, overwrite=True)
-    # astropy compresses by the file name; the temporary name has no .gz
+    buffer = io.BytesIO()
+    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(buffer)
+    data = buffer.getvalue()
     if path.name.endswith(".gz"):
-        import gzip
-        data = tmp.read_bytes()
-        tmp.write_bytes(gzip.compress(data, mtime=0))
-    os.replace(tmp, path)
+        data = gzip.compress(data, mtime=0)
+    files.write_bytes_atomically(path, data)
 
 
 # --------------------------------------------------------------------------

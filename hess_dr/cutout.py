@@ -215,14 +215,11 @@ def assemble(run, spec: CutoutSpec, *, label: str) -> fits.HDUList:
 
 
 def _events_hdu(path: Path, hdus) -> fits.BinTableHDU:
-    for hdu in hdus[1:]:
-        if str(hdu.header.get("HDUCLAS1", "")).strip().upper() == "EVENTS" \
-                and isinstance(hdu, fits.BinTableHDU):
-            return hdu
-    for hdu in hdus[1:]:
-        if str(hdu.name).strip().upper() == "EVENTS" and isinstance(hdu, fits.BinTableHDU):
-            return hdu
-    raise CutoutError(f"{path.name}: no EVENTS table")
+    """The EVENTS table, found as the reader finds it (:func:`find_hdu`)."""
+    hdu = find_hdu(hdus, "EVENTS", ("EVENTS",))
+    if not isinstance(hdu, fits.BinTableHDU):
+        raise CutoutError(f"{path.name}: no EVENTS table")
+    return hdu
 
 
 def _gti_hdu(hdus):

@@ -27,7 +27,6 @@ import hashlib
 import io
 import os
 import re
-import tempfile
 import threading
 from pathlib import Path
 from typing import Callable
@@ -40,6 +39,8 @@ from astropy.wcs import WCS
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
+
+from . import files
 
 __all__ = ["counts_map_png", "run_summary_png", "cached_png", "cached_preview",
            "file_key", "BUILDERS", "PNG_SIGNATURE"]
@@ -518,18 +519,7 @@ def cached_png(cache_dir: str | os.PathLike, key: str, kind: str,
         raise ValueError(f"preview builder for {kind!r} did not return a PNG")
     data = bytes(data)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    files.write_bytes_atomically(path, data)
     return data, False
 
 
