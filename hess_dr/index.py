@@ -11,6 +11,7 @@ import functools
 import gzip
 import os
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -142,21 +143,69 @@ def _read_or_report(reader, path, kind, errors) -> dict:
     return {}
 
 
-def read_obs_index(path: Path) -> dict:
+class ObsIndex(Mapping):
+    """An obs-index as a read-only mapping {obs_id: {lowercase column: value}};
+    like :class:`HduIndex`, it keeps the columns and builds a row's dict when
+    asked for."""
+
+    def __init__(self, columns: dict, row_of: dict):
+        self._columns, self._row_of = columns, row_of
+
+    def __getitem__(self, obs_id: str) -> dict:
+        row = self._row_of[obs_id]
+        return {name: _python(values[row]) for name, values in self._columns.items()}
+
+    def __iter__(self):
+        return iter(self._row_of)
+
+    def __len__(self):
+        return len(self._row_of)
+
+
+def read_obs_index(path: Path) -> ObsIndex:
     """Read an obs-index into {obs_id: {lowercase column: value}}."""
     with fits.open(path, memmap=False) as hdus:
         table = _index_hdu(hdus, "OBS", path, ("OBS_ID",)).data
         if table is None:
-            return {}
+            return ObsIndex({}, {})
         # Column by column: row access to a FITS_rec costs ~50 us a value.
-        columns = {name.lower().replace("-", "_"): [_python(v) for v in table[name]]
+        columns = {name.lower().replace("-", "_"): np.array(table[name])
                    for name in table.columns.names}
-        obs_ids = [obs_id_key(v) for v in table["OBS_ID"]]
-    return {obs_id: {name: values[i] for name, values in columns.items()}
-            for i, obs_id in enumerate(obs_ids)}
+        row_of = {obs_id_key(obs_id): row for row, obs_id in enumerate(table["OBS_ID"])}
+    return ObsIndex(columns, row_of)
 
 
-def read_hdu_index(path: Path) -> dict:
+class HduIndex(Mapping):
+    """An hdu-index as a read-only mapping {obs_id: (HduRef, ...)}.
+
+    The table stays in its columns (numpy arrays of the file's bytes); an
+    observation's HduRefs are built when asked for.  A CTAO-size index
+    (10^5 runs, ~10^6 rows) would take ~1 kB a row as HduRef objects, in
+    every reader process.
+    """
+
+    def __init__(self, base: str, columns: dict, rows_of: dict):
+        self._base, self._columns, self._rows_of = base, columns, rows_of
+
+    def __getitem__(self, obs_id: str) -> tuple[HduRef, ...]:
+        columns = self._columns
+        return tuple(
+            HduRef(hdu_type=_text(columns["HDU_TYPE"][row]).lower(),
+                   hdu_class=_text(columns["HDU_CLASS"][row]).lower(),
+                   path=Path(os.path.abspath(os.path.join(
+                       self._base, _text(columns["FILE_DIR"][row]),
+                       _text(columns["FILE_NAME"][row])))),
+                   hdu=_text(columns["HDU_NAME"][row]))
+            for row in self._rows_of[obs_id])
+
+    def __iter__(self):
+        return iter(self._rows_of)
+
+    def __len__(self):
+        return len(self._rows_of)
+
+
+def read_hdu_index(path: Path) -> HduIndex:
     """Read an hdu-index into {obs_id: (HduRef, ...)} with absolute paths.
 
     FILE_DIR is relative to the index file's directory (or absolute); the
@@ -166,20 +215,13 @@ def read_hdu_index(path: Path) -> dict:
         hdu = _index_hdu(hdus, "HDU", path, _HDU_INDEX_COLUMNS)
         base = str(hdu.header.get("BASE_DIR") or path.parent)
         if hdu.data is None:
-            return {}
-        # Column by column: a CTAO-size index has ~10^6 rows, and row access
-        # to a FITS_rec costs ~50 us a value.
-        columns = {name: [_text(v) for v in hdu.data[name]] for name in _HDU_INDEX_COLUMNS[1:]}
-        obs_ids = [obs_id_key(v) for v in hdu.data["OBS_ID"]]
-    refs: dict[str, list] = {}
-    for i, obs_id in enumerate(obs_ids):
-        ref = HduRef(hdu_type=columns["HDU_TYPE"][i].lower(),
-                     hdu_class=columns["HDU_CLASS"][i].lower(),
-                     path=Path(os.path.abspath(os.path.join(
-                         base, columns["FILE_DIR"][i], columns["FILE_NAME"][i]))),
-                     hdu=columns["HDU_NAME"][i])
-        refs.setdefault(obs_id, []).append(ref)
-    return {key: tuple(value) for key, value in refs.items()}
+            return HduIndex(base, {}, {})
+        # Column by column: row access to a FITS_rec costs ~50 us a value.
+        columns = {name: np.array(hdu.data[name]) for name in _HDU_INDEX_COLUMNS[1:]}
+        rows_of: dict[str, list] = {}
+        for row, obs_id in enumerate(hdu.data["OBS_ID"]):
+            rows_of.setdefault(obs_id_key(obs_id), []).append(row)
+    return HduIndex(base, columns, rows_of)
 
 
 _HDU_INDEX_COLUMNS = ("OBS_ID", "HDU_TYPE", "HDU_CLASS", "FILE_DIR", "FILE_NAME", "HDU_NAME")
