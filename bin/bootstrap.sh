@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
 DEB_PACKAGES=(python3-gavo postgresql-15-pgsphere postgresql-15-q3c python3-venv
-              stilts python3-h5py chromium chromium-driver)
+              stilts python3-h5py python3-psutil chromium chromium-driver)
 # Debian packages DaCHS is built against; pip must never replace them in the venv
 # (gammapy 2 / numpy 2 / astropy 6 break every DaCHS command).
 DEBIAN_PINNED=(numpy astropy scipy matplotlib pyerfa PyYAML lxml psycopg2 Twisted
