@@ -166,3 +166,25 @@ def test_rewritten_index_is_read_again(tmp_path):
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     assert index.find_index_files(tmp_path / "r.fits", tmp_path).obs_row("1")["target_name"] == "new"
+
+
+def test_hdu_index_is_a_mapping_built_on_demand(tmp_path):
+    rows = (synth.hdu_index_rows(7, "run7.fits", types=["events", "gti", "aeff"])
+            + synth.hdu_index_rows(8, "run8.fits", types=["events"])
+            + synth.hdu_index_rows(7, "irf.fits", file_dir="irf", types=["psf"]))
+    refs = index.read_hdu_index(synth.write_hdu_index(tmp_path, rows))
+    assert len(refs) == 2 and sorted(refs) == ["7", "8"]
+    assert refs.get("9") is None and "9" not in refs
+    # an observation's rows in file order, wherever they are in the index
+    assert [(r.hdu_type, r.path.name) for r in refs["7"]] == [
+        ("events", "run7.fits"), ("gti", "run7.fits"), ("aeff", "run7.fits"),
+        ("psf", "irf.fits")]
+    assert refs["7"] == refs["7"]  # built again, equal
+    assert dict(refs)["8"] == refs["8"]
+
+
+def test_obs_index_rows_are_independent_dicts(dr1_obs):
+    first = dr1_obs["23523"]
+    first["target_name"] = "changed"
+    assert dr1_obs["23523"]["target_name"] == "Crab"
+    assert dict(dr1_obs).keys() == set(dr1_obs)
