@@ -143,23 +143,31 @@ def _read_or_report(reader, path, kind, errors) -> dict:
     return {}
 
 
-class ObsIndex(Mapping):
-    """An obs-index as a read-only mapping {obs_id: {lowercase column: value}};
-    like :class:`HduIndex`, it keeps the columns and builds a row's dict when
-    asked for."""
+class _ColumnIndex(Mapping):
+    """A GADF index file as a read-only mapping keyed by OBS_ID text.
 
-    def __init__(self, columns: dict, row_of: dict):
-        self._columns, self._row_of = columns, row_of
+    The table stays in its columns (numpy arrays of the file's values) and a
+    value is built when asked for: a CTAO-size index (10^5 runs, ~10^6 rows)
+    would take ~1 kB a row as Python objects, in every reader process.
+    ``_rows`` maps each OBS_ID to its row position(s).
+    """
 
-    def __getitem__(self, obs_id: str) -> dict:
-        row = self._row_of[obs_id]
-        return {name: _python(values[row]) for name, values in self._columns.items()}
+    def __init__(self, columns: dict, rows: dict):
+        self._columns, self._rows = columns, rows
 
     def __iter__(self):
-        return iter(self._row_of)
+        return iter(self._rows)
 
     def __len__(self):
-        return len(self._row_of)
+        return len(self._rows)
+
+
+class ObsIndex(_ColumnIndex):
+    """An obs-index: {obs_id: {lowercase column: value}}."""
+
+    def __getitem__(self, obs_id: str) -> dict:
+        row = self._rows[obs_id]
+        return {name: _python(values[row]) for name, values in self._columns.items()}
 
 
 def read_obs_index(path: Path) -> ObsIndex:
@@ -175,17 +183,12 @@ def read_obs_index(path: Path) -> ObsIndex:
     return ObsIndex(columns, row_of)
 
 
-class HduIndex(Mapping):
-    """An hdu-index as a read-only mapping {obs_id: (HduRef, ...)}.
+class HduIndex(_ColumnIndex):
+    """An hdu-index: {obs_id: (HduRef, ...)}, paths made absolute from ``base``."""
 
-    The table stays in its columns (numpy arrays of the file's bytes); an
-    observation's HduRefs are built when asked for.  A CTAO-size index
-    (10^5 runs, ~10^6 rows) would take ~1 kB a row as HduRef objects, in
-    every reader process.
-    """
-
-    def __init__(self, base: str, columns: dict, rows_of: dict):
-        self._base, self._columns, self._rows_of = base, columns, rows_of
+    def __init__(self, base: str, columns: dict, rows: dict):
+        super().__init__(columns, rows)
+        self._base = base
 
     def __getitem__(self, obs_id: str) -> tuple[HduRef, ...]:
         columns = self._columns
@@ -196,13 +199,7 @@ class HduIndex(Mapping):
                        self._base, _text(columns["FILE_DIR"][row]),
                        _text(columns["FILE_NAME"][row])))),
                    hdu=_text(columns["HDU_NAME"][row]))
-            for row in self._rows_of[obs_id])
-
-    def __iter__(self):
-        return iter(self._rows_of)
-
-    def __len__(self):
-        return len(self._rows_of)
+            for row in self._rows[obs_id])
 
 
 def read_hdu_index(path: Path) -> HduIndex:
