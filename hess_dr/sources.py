@@ -99,7 +99,9 @@ def paths_to_forget(source_token: str, inputs_dir: str, *, newly_created: bool,
     inputs_dir : str
         DaCHS's inputsDir (``source_path`` is relative to it).
     newly_created : bool
-        The table was made by this very import: nothing to forget.
+        The table was made by this very import: nothing to forget (and it
+        has no index yet, so a DELETE would scan the growing table once per
+        file).
     imported_paths : callable
         Returns the ``source_path`` of every imported file (only called for
         :data:`PRUNE_TOKEN`).
