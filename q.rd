@@ -31,6 +31,10 @@
       from hess_dr import config
       datalink_support, _ = utils.loadPythonModule(str(config.RESDIR / "res" / "datalink"))
       datalink_support.enable_datalink11()
+      # ... and keep DaCHS's pooled connections across ADQL table aliases
+      # (see res/dbpool.py; operators preload hess_dr/q).
+      dbpool, _ = utils.loadPythonModule(str(config.RESDIR / "res" / "dbpool"))
+      dbpool.keep_connections_on_unknown_tables()
       yield {"rights": config.load().rights}
     </codeItems>
     <events>

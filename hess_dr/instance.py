@@ -258,8 +258,9 @@ class Instance:
 
     @property
     def server_log(self) -> Path:
-        """File receiving stdout and stderr of ``dachs serve debug``."""
-        return self.root / "logs" / "serve-debug.log"
+        """File receiving stdout and stderr of the server process (its
+        request log is ``logs/web.log``, its errors ``logs/dcErrors``)."""
+        return self.root / "logs" / "serve.log"
 
     @property
     def env(self) -> dict[str, str]:
@@ -403,7 +404,12 @@ class Instance:
     # -------------------------------------------------------------- server
 
     def start_server(self, timeout: float = 60.0) -> subprocess.Popen:
-        """Start ``dachs serve debug`` and wait until TAP answers.
+        """Start the server and wait until TAP answers.
+
+        The server runs as in production under systemd (``dachs serve start
+        --foreground``): not in DaCHS's debug mode, and preloading the RDs
+        of ``[web]preloadRDs`` (hess_dr/q, whose loading installs
+        res/dbpool.py's fix).
 
         Parameters
         ----------
@@ -432,7 +438,7 @@ class Instance:
             # Own session: a terminal's Ctrl-C reaches only our process, which
             # then stops the server in order.
             self._server = subprocess.Popen(
-                self.dachs_command("serve", "debug"), env=self.env,
+                self.dachs_command("serve", "start", "--foreground"), env=self.env,
                 cwd=self.root, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True)
         try:
@@ -448,7 +454,7 @@ class Instance:
         while time.monotonic() < deadline:
             if self._server.poll() is not None:
                 raise DachsError(
-                    f"dachs serve debug exited with {self._server.returncode}"
+                    f"dachs serve start exited with {self._server.returncode}"
                     f":\n{_tail(self.server_log)}")
             try:
                 with urllib.request.urlopen(probe, timeout=2) as resp:
@@ -537,6 +543,9 @@ serverURL: {inst.url}
 serverPort: {inst.port}
 bindAddress: 127.0.0.1
 sitename: hess_dr
+# Loading hess_dr/q installs its fixes to DaCHS 2.7 (res/dbpool.py) before
+# the first TAP query.
+preloadRDs: {RESDIR_NAME}/q
 # empty: do not setuid to a "gavo" user
 user:
 
