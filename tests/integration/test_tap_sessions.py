@@ -26,7 +26,9 @@ def _wait_for_preload(instance, rd_id="hess_dr/q", timeout=60.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if infos.exists() and f"Preloading {rd_id}" in infos.read_text(errors="replace"):
-            time.sleep(2)  # the preload itself: loading the RD
+            # DaCHS preloads in the reactor thread: no response leaves the
+            # server until the RD is loaded, so the caller's next request
+            # (its warm-up query) waits for the preload to finish.
             return
         time.sleep(0.5)
     pytest.fail(f"the server did not preload {rd_id} within {timeout} s ({infos})")
