@@ -11,6 +11,7 @@ skipped; the import of the other files goes on.
 """
 import collections
 import concurrent.futures
+import itertools
 import multiprocessing
 import os
 import sys
@@ -36,45 +37,58 @@ class Prefetcher:
     """Runs :func:`hess_dr.ingest.ingest` on the coming sources, in DaCHS's
     order, in worker processes, with a bounded number in flight.
 
-    "spawn" workers (which get this process's sys.path, so they import
-    hess_dr the same way): forked ones would share the DaCHS process's
-    database sockets.  If DaCHS asks for a file out of the expected order, the
-    prefetcher shuts down and the shim reads files itself.
+    Files go to the workers in batches of ``batch`` (see
+    :func:`hess_dr.ingest.ingest_many`), up to about ``in_flight`` files
+    ahead of DaCHS.  "spawn" workers (which get this
+    process's sys.path, so they import hess_dr the same way): forked ones
+    would share the DaCHS process's database sockets.  If DaCHS asks for a
+    file out of the expected order, the prefetcher shuts down and the shim
+    reads files itself.
     """
 
-    def __init__(self, paths, arguments, workers):
+    def __init__(self, paths, arguments, workers, batch=8, in_flight=2500):
         self._paths = iter(paths)
         self._arguments = arguments
-        self._pending = collections.deque()
-        self._depth = 8 * workers
+        self._batch = batch
+        self._batches = collections.deque()  # (paths, future of their outcomes)
+        self._taken = 0  # outcomes of the first batch handed out so far
+        # DaCHS ships rows to PostgreSQL 2000 at a time, a row per INSERT,
+        # and waits: several seconds in which the readers keep reading
+        # ahead (a few kB per outcome) instead of idling.
+        self._depth = max(4 * workers, in_flight // batch)
         self._pool = concurrent.futures.ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("spawn"))
+            workers, mp_context=multiprocessing.get_context("spawn"),
+            initializer=ingest.prepare_reader_process)
         self._fill()
 
     def _fill(self):
-        while len(self._pending) < self._depth:
-            path = next(self._paths, None)
-            if path is None:
+        while len(self._batches) < self._depth:
+            paths = list(itertools.islice(self._paths, self._batch))
+            if not paths:
                 break
-            self._pending.append(
-                (path, self._pool.submit(ingest.ingest, path, *self._arguments)))
+            self._batches.append(
+                (paths, self._pool.submit(ingest.ingest_many, paths, *self._arguments)))
 
     def take(self, path):
         """The outcome for ``path``, or None when it is not the next one."""
-        if not self._pending or self._pending[0][0] != path:
+        if not self._batches or self._batches[0][0][self._taken] != path:
             self.close()
             return None
-        _, future = self._pending.popleft()
-        self._fill()
-        outcome = future.result()
-        if not self._pending:
+        paths, future = self._batches[0]
+        outcome = future.result()[self._taken]
+        self._taken += 1
+        if self._taken == len(paths):
+            self._batches.popleft()
+            self._taken = 0
+            self._fill()
+        if not self._batches:
             self.close()
         return outcome
 
     def close(self):
-        for _, future in self._pending:
+        for _, future in self._batches:
             future.cancel()
-        self._pending.clear()
+        self._batches.clear()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 

@@ -58,3 +58,57 @@ def test_a_file_outside_every_data_dir(tmp_path, configuration):
     outcome = ingest.ingest(str(elsewhere), configuration, str(tmp_path), "hess_dr")
     assert outcome.level == "warning"
     assert "not below any configured data_dir" in outcome.message
+
+
+def test_ingest_many_keeps_the_order_and_each_outcome(tmp_path, configuration):
+    good = tmp_path / "night" / CRAB
+    good.parent.mkdir()
+    shutil.copy(SAMPLE_DIR / CRAB, good)
+    empty = tmp_path / "empty.fits"
+    empty.write_bytes(b"")
+    paths = [str(empty), str(good), str(empty)]
+    outcomes = ingest.ingest_many(paths, configuration, str(tmp_path), "hess_dr")
+    assert [o.path for o in outcomes] == paths
+    assert [o.level for o in outcomes] == ["warning", "ok", "warning"]
+    single = ingest.ingest(str(good), configuration, str(tmp_path), "hess_dr")
+    assert outcomes[1].obs == single.obs and outcomes[1].gtis == single.gtis
+
+
+def _reader_process_state(path, names):
+    from astropy.io import fits
+    with fits.open(path) as hdus:
+        header = hdus["EVENTS"].header
+        return (type(fits.conf).__name__, {name: getattr(fits.conf, name) for name in names},
+                {key: header[key] for key in ("OBS_ID", "TSTART", "OBJECT")})
+
+
+def test_a_reader_process_reads_as_astropy_configured(tmp_path):
+    import concurrent.futures
+    import multiprocessing
+    from astropy.io import fits
+    path = synthetic.write_event_list(tmp_path / "run.fits", object_name="  Crab  ")
+    names = tuple(fits.conf)
+    assert "strip_header_whitespace" in names
+    expected = _reader_process_state(path, names)
+    assert not expected[0].startswith("Frozen")
+    with concurrent.futures.ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("spawn"),
+            initializer=ingest.prepare_reader_process) as pool:
+        name, values, cards = pool.submit(_reader_process_state, path, names).result()
+    assert name == "Frozen" + type(fits.conf).__name__
+    assert values == expected[1] and cards == expected[2]
+    assert cards["OBJECT"] == "  Crab"  # strip_header_whitespace kept its effect
+
+
+def test_freeze_config_takes_the_current_values(monkeypatch):
+    from astropy.config import ConfigItem, ConfigNamespace
+
+    class Conf(ConfigNamespace):
+        strip = ConfigItem(True, "a test item", module="hess_dr.tests")
+
+    namespace = Conf()
+    namespace.strip = False
+    ingest.freeze_config(namespace)
+    assert namespace.strip is False and "strip" in type(namespace).__dict__
+    assert isinstance(namespace, Conf)
+    assert Conf.__dict__["strip"].defaultvalue is True  # the class itself is untouched
