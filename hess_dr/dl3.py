@@ -26,7 +26,7 @@ from astropy.time import Time
 
 from . import index as gadf_index
 from .config import Collection
-from .timeref import TimeReference, TimeRefError, time_reference, to_times
+from .timeref import TIME_KEYWORDS, TimeReference, TimeRefError, time_reference, to_times
 from .values import finite_float as _float
 from .values import text as _text
 
@@ -589,8 +589,7 @@ def _degrees(values, unit_name) -> np.ndarray:
 
 def _merged_time_header(header, look: _Lookup) -> dict:
     """Time keywords from the EVENTS header, completed from the fallbacks."""
-    return {key: look.get(key) for key in
-            ("MJDREFI", "MJDREFF", "MJDREF", "TIMESYS", "TIMEUNIT", "TIMEZERO")}
+    return {key: look.get(key) for key in TIME_KEYWORDS}
 
 
 def _read_gti(path, hdus, events_ref: TimeReference, collection, problems):

@@ -7,6 +7,7 @@ TIMESYS in any case ('TT', 'utc', 'TAI'), MJDREFI as a float, or only MJDREF.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 from astropy import units as u
@@ -19,6 +20,10 @@ _SCALES = {"TT": "tt", "TDT": "tt", "ET": "tt", "UTC": "utc", "TAI": "tai",
 # Seconds to add to a time read in the scale above to get that scale's time:
 # a GPS clock reads 19 s behind TAI, so TAI = GPS + 19 s.
 _SCALE_OFFSET_S = {"GPS": 19.0}
+
+
+#: The header keywords that define a time reference.
+TIME_KEYWORDS = ("MJDREFI", "MJDREFF", "MJDREF", "TIMESYS", "TIMEUNIT", "TIMEZERO")
 
 
 class TimeRefError(ValueError):
@@ -112,7 +117,23 @@ def time_reference(header, default_timesys: str | None = None) -> TimeReference:
     ------
     TimeRefError
         If MJDREF, TIMESYS or TIMEUNIT are missing or unusable.
+
+    Notes
+    -----
+    The files of a release share their reference, so a reference is built
+    once per distinct set of keyword values (with its astropy Time, it costs
+    a few percent of a small event list's import); the object is shared.
     """
+    values = tuple(header.get(key) for key in TIME_KEYWORDS)
+    try:
+        return _cached_time_reference(values, default_timesys)
+    except TypeError:  # an unhashable value (not from a FITS header)
+        return _cached_time_reference.__wrapped__(values, default_timesys)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_time_reference(values: tuple, default_timesys: str | None) -> TimeReference:
+    header = dict(zip(TIME_KEYWORDS, values))
     mjdrefi, mjdreff = _number(header, "MJDREFI"), _number(header, "MJDREFF")
     mjdref = _number(header, "MJDREF")
     if mjdrefi is not None:

@@ -168,3 +168,21 @@ def test_to_times_refuses_absurd_dates():
     ref = time_reference({"MJDREF": 1e30, "TIMESYS": "TT"})
     with pytest.raises(ValueError):
         to_times(ref, 0.0, 10.0)
+
+
+def test_a_reference_is_built_once_per_set_of_keyword_values():
+    first = time_reference(dict(DR1))
+    assert time_reference({**DR1, "OBJECT": "other keywords do not matter"}) is first
+    assert time_reference(DR1, default_timesys="UTC") is not first
+    shifted = time_reference({**DR1, "TIMEZERO": 1.0})
+    assert shifted is not first and shifted.timezero == 1.0
+    without_timesys = {k: v for k, v in DR1.items() if k != "TIMESYS"}
+    assert time_reference(without_timesys, default_timesys="TT").timesys == "TT"
+    assert time_reference(without_timesys, default_timesys="UTC").timesys == "UTC"
+
+
+def test_an_unhashable_value_is_still_read():
+    ref = time_reference({**DR1, "TIMEUNIT": np.str_("s"), "MJDREFF": np.array(DR1["MJDREFF"])})
+    assert ref.epoch.utc.isot == "2001-01-01T00:00:00.000"
+    with pytest.raises(TimeRefError, match="TIMESYS"):
+        time_reference({**DR1, "TIMESYS": ["TT"]})
