@@ -24,11 +24,14 @@ from .dl3 import Run
 #: Time scale of every MJD value hess_dr publishes (t_min, t_max, GTIs).
 PUBLISHED_SCALE = "utc"
 
-#: Vertices of the polygon approximating the circular field of view.  Twelve
-#: keep every edge within 3.4% of the radius of the circle; pgsphere's cost
-#: grows fast with the vertex count (parsing 0.4 ms and indexing 1.0 ms a
-#: row with 12, 1.2 and 3.6 ms with 24), a third of a large import's time.
-FOV_POLYGON_VERTICES = 12
+#: Vertices of the polygon approximating the circular field of view.  Eight
+#: keep every edge within 7.6% of the radius of the circle (the acceptance
+#: of an IACT camera fades out well before its edge).  pgsphere 1.2's cost
+#: grows with the square of the vertex count: building the s_region index
+#: of 10,000 runs takes 1.1 s with 4 vertices, 9.6 s with 12, 39 s with 24
+#: (single-threaded, at the end of every full import), parsing a polygon
+#: 0.05, 0.2 and 0.7 ms.
+FOV_POLYGON_VERTICES = 8
 
 #: ObsCore access_format (media type) of each :attr:`Run.data_format`.
 ACCESS_FORMATS = {"gadf": "application/x-fits-gadf", "ogip": "application/x-fits-ogip"}
