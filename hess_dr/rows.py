@@ -28,9 +28,9 @@ PUBLISHED_SCALE = "utc"
 #: keep every edge within 7.6% of the radius of the circle (the acceptance
 #: of an IACT camera fades out well before its edge).  pgsphere 1.2's cost
 #: grows with the square of the vertex count: building the s_region index
-#: of 10,000 runs takes 1.1 s with 4 vertices, 9.6 s with 12, 39 s with 24
-#: (single-threaded, at the end of every full import), parsing a polygon
-#: 0.05, 0.2 and 0.7 ms.
+#: of 10,000 runs takes 1.1 s with 4 vertices, 4.5 s with 8, 9.6 s with 12
+#: and 39 s with 24 (single-threaded, at the end of every full import);
+#: parsing a polygon 0.05, 0.1, 0.2 and 0.7 ms.
 FOV_POLYGON_VERTICES = 8
 
 #: ObsCore access_format (media type) of each :attr:`Run.data_format`.
