@@ -39,11 +39,11 @@ class Prefetcher:
 
     Files go to the workers in batches of ``batch`` (see
     :func:`hess_dr.ingest.ingest_many`), up to about ``in_flight`` files
-    ahead of DaCHS.  "spawn" workers (which get this
-    process's sys.path, so they import hess_dr the same way): forked ones
-    would share the DaCHS process's database sockets.  If DaCHS asks for a
-    file out of the expected order, the prefetcher shuts down and the shim
-    reads files itself.
+    ahead of DaCHS.  "spawn" workers (which get this process's sys.path, so
+    they import hess_dr the same way): forked ones would share the DaCHS
+    process's database sockets.  If DaCHS asks for a file out of the
+    expected order, the prefetcher shuts down and the shim reads files
+    itself.
     """
 
     def __init__(self, paths, arguments, workers, batch=8, in_flight=2500):
