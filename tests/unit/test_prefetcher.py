@@ -45,7 +45,7 @@ def sources(tmp_path):
 
 def test_outcomes_come_in_order_across_batches(grammar, sources):
     paths, arguments = sources
-    prefetcher = grammar.Prefetcher(paths, arguments, workers=2, batch=3, in_flight=3)
+    prefetcher = grammar.Prefetcher(paths, arguments, workers=2, batch=3)
     try:
         outcomes = [prefetcher.take(path) for path in paths]
     finally:
