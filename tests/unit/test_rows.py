@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from astropy import units as u
 from astropy.coordinates import SkyCoord
+from astropy.coordinates.angle_utilities import offset_by
 from astropy.time import Time
 
 from hess_dr import synthetic as synth
@@ -105,6 +106,22 @@ def test_fov_polygon_vertices_on_the_circle(ra, dec, diameter):
     angles = centre.position_angle(points).deg
     np.testing.assert_allclose(angles, np.arange(0, 360, 360 / rows.FOV_POLYGON_VERTICES),
                                atol=1e-6)
+
+
+@pytest.mark.parametrize("ra, dec, distance", [
+    (83.6, 21.5, 2.5), (0.0, -30.0, 1.0), (359.999, 0.0, 3.0), (180.0, 89.9, 5.0),
+    (12.0, 90.0, 2.0), (250.0, -90.0, 2.0), (45.0, 10.0, 120.0),
+])
+def test_offset_by_is_astropys(ra, dec, distance):
+    angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    lon, lat = rows._offset_by(np.radians(ra), np.radians(dec), angles, np.radians(distance))
+    expected_lon, expected_lat = offset_by(np.radians(ra), np.radians(dec), angles,
+                                           np.radians(distance))
+    assert np.all((lon >= 0) & (lon < 2 * np.pi))
+    np.testing.assert_allclose(lat, expected_lat.to_value(u.rad), rtol=0, atol=1e-12)
+    # compared on the circle: 0 and 2 pi are the same longitude
+    np.testing.assert_allclose(np.exp(1j * lon), np.exp(1j * expected_lon.to_value(u.rad)),
+                               rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("relative", ["run.fits.gz", "sub/dir/run.fits"])
