@@ -26,7 +26,8 @@ from astropy.time import Time
 
 from . import index as gadf_index
 from .config import Collection
-from .timeref import TIME_KEYWORDS, TimeReference, TimeRefError, time_reference, to_times
+from .timeref import (TIME_KEYWORDS, RunTimes, TimeReference, TimeRefError,
+                      convert_together, time_reference)
 from .values import finite_float as _float
 from .values import text as _text
 
@@ -69,17 +70,26 @@ class GTI:
     ----------
     start_met, stop_met : numpy.ndarray
         Interval bounds in the event list's MET seconds.
-    start, stop : astropy.time.Time
-        The same bounds as absolute times.
+    times : hess_dr.timeref.RunTimes
+        The run's times (the bounds are its parts ``gti_start``, ``gti_stop``).
     """
 
     start_met: np.ndarray
     stop_met: np.ndarray
-    start: Time
-    stop: Time
+    times: RunTimes = dataclasses.field(repr=False, compare=False)
 
     def __len__(self):
         return len(self.start_met)
+
+    @property
+    def start(self) -> Time:
+        """Interval starts as absolute times."""
+        return self.times.time("gti_start")
+
+    @property
+    def stop(self) -> Time:
+        """Interval stops as absolute times."""
+        return self.times.time("gti_stop")
 
     @property
     def duration(self) -> float:
@@ -145,8 +155,9 @@ class Run:
     time_ref: TimeReference
     tstart: float
     tstop: float
-    t_start: Time
-    t_stop: Time
+    #: TSTART, TSTOP and the GTI bounds as absolute times (parts ``tstart``,
+    #: ``tstop``, ``gti_start``, ``gti_stop``)
+    times: RunTimes
     date_obs: str | None
     time_obs: str | None
     date_end: str | None
@@ -182,6 +193,16 @@ class Run:
     #: 'ogip' for OGIP event files (EVENTS HDUCLASS 'OGIP', e.g. Fermi FT1),
     #: else 'gadf'
     data_format: str = "gadf"
+
+    @property
+    def t_start(self) -> Time:
+        """TSTART as an absolute time (the file's scale)."""
+        return self.times.time("tstart")
+
+    @property
+    def t_stop(self) -> Time:
+        """TSTOP as an absolute time (the file's scale)."""
+        return self.times.time("tstop")
 
     @property
     def wavelength_min(self) -> float | None:
@@ -231,7 +252,7 @@ class _Lookup:
 
 
 def read_run(path: str | os.PathLike, collection: Collection, *,
-             resolve_psf: bool = True) -> Run:
+             resolve_psf: bool = True, convert_times: bool = True) -> Run:
     """Read an event list into a :class:`Run`.
 
     Parameters
@@ -243,6 +264,10 @@ def read_run(path: str | os.PathLike, collection: Collection, *,
     resolve_psf : bool
         Evaluate the PSF containment radius (needs gammapy; slow).  Serving
         code that only needs the file's structure passes False.
+    convert_times : bool
+        Convert the run's times to absolute times (and raise DL3Error for
+        absurd dates).  An importer reading many files passes False and
+        converts them together with :func:`convert_times_of`.
 
     Raises
     ------
@@ -264,7 +289,7 @@ def read_run(path: str | os.PathLike, collection: Collection, *,
     try:
         with fits.open(path, memmap=False, lazy_load_hdus=False) as hdus:
             _check_complete(path, hdus)
-            return _read_open_file(path, file_size, hdus, collection, resolve_psf)
+            run = _read_open_file(path, file_size, hdus, collection, resolve_psf)
     except DL3Error:
         raise
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
@@ -272,6 +297,29 @@ def read_run(path: str | os.PathLike, collection: Collection, *,
     except (ValueError, TypeError, KeyError, IndexError, UnicodeDecodeError,
             fits.VerifyError) as exc:  # VerifyError: an unparsable card (TSTART = NaN)
         raise DL3Error(path, f"malformed FITS content: {exc}") from None
+    if convert_times:
+        error = convert_times_of([run])[0]
+        if error is not None:
+            raise error
+    return run
+
+
+def convert_times_of(runs: list[Run]) -> list[DL3Error | None]:
+    """Convert the times of several runs together: one astropy conversion
+    per time reference they share (see :class:`hess_dr.timeref.RunTimes`).
+
+    Returns
+    -------
+    list
+        Per run, None, or the DL3Error of a run whose times give no valid
+        UTC date (ERFA refuses absurd dates such as MJDREF 1e30); the other
+        runs are converted regardless.
+    """
+    errors = convert_together([run.times for run in runs])
+    return [None if exc is None else
+            DL3Error(run.path, f"TSTART/TSTOP/GTIs ({run.tstart}-{run.tstop} s after MJDREF"
+                               f" {run.time_ref.epoch.mjd}) give no valid UTC date: {exc}")
+            for run, exc in zip(runs, errors)]
 
 
 def _check_complete(path: Path, hdus) -> None:
@@ -365,12 +413,9 @@ def _read_open_file(path: Path, file_size: int, hdus, collection: Collection,
         raise DL3Error(path, f"no GTI overlaps TSTART-TSTOP ({tstart}-{tstop})")
     elif gti_met[0].min() < tstart - 1 or gti_met[1].max() > tstop + 1:
         problems.append("GTIs extend beyond TSTART-TSTOP")
-    try:  # what is published is UTC; ERFA refuses absurd dates (MJDREF 1e30...)
-        t_start, t_stop, gti_start, gti_stop = to_times(time_ref, tstart, tstop, *gti_met)
-    except (ValueError, OverflowError) as exc:
-        raise DL3Error(path, f"TSTART/TSTOP/GTIs ({tstart}-{tstop} s after MJDREF"
-                             f" {time_ref.epoch.mjd}) give no valid UTC date: {exc}") from None
-    gti = GTI(start_met=gti_met[0], stop_met=gti_met[1], start=gti_start, stop=gti_stop)
+    times = RunTimes(time_ref, tstart=tstart, tstop=tstop, gti_start=gti_met[0],
+                     gti_stop=gti_met[1])
+    gti = GTI(start_met=gti_met[0], stop_met=gti_met[1], times=times)
 
     energy_min, energy_max, event_count = _energy_range(path, events, look, problems)
 
@@ -431,8 +476,7 @@ def _read_open_file(path: Path, file_size: int, hdus, collection: Collection,
         ra_pnt=ra_pnt, dec_pnt=dec_pnt, glon_pnt=glon_pnt, glat_pnt=glat_pnt,
         alt_pnt=alt_pnt, az_pnt=_float(look.get("AZ_PNT")), zen_pnt=zen_pnt,
         ra_obj=_float(look.get("RA_OBJ")), dec_obj=_float(look.get("DEC_OBJ")),
-        time_ref=time_ref, tstart=tstart, tstop=tstop,
-        t_start=t_start, t_stop=t_stop,
+        time_ref=time_ref, tstart=tstart, tstop=tstop, times=times,
         date_obs=date_obs, time_obs=time_obs, date_end=date_end, time_end=time_end,
         ontime=ontime, livetime=livetime, deadc=deadc, gti=gti,
         n_tels=_int(look.get("N_TELS")), tellist=_text(look.get("TELLIST")),

@@ -69,6 +69,43 @@ def ingest(path: str, configuration: Config, inputs_dir: str, prefix: str) -> Ou
     prefix : str
         First part of the access references (the resource directory's name).
     """
+    return ingest_many([path], configuration, inputs_dir, prefix)[0]
+
+
+def ingest_many(paths: list[str], configuration: Config, inputs_dir: str,
+                prefix: str) -> list[Outcome]:
+    """:func:`ingest` for several files: one task of a reader process.
+
+    A task per file would cost about as much in inter-process traffic as a
+    small file's reading; and the times of all the task's runs are
+    converted together (one astropy conversion per time reference instead
+    of one per file).
+    """
+    read = [_read(path, configuration) for path in paths]
+    runs = [item for item in read if isinstance(item, tuple)]
+    try:
+        errors = dl3.convert_times_of([run for run, _ in runs])
+    except Exception as exc:  # a bug must not stop the import (nor the other tasks)
+        errors = [exc] * len(runs)
+    time_errors = {id(run): error for (run, _), error in zip(runs, errors)}
+    outcomes = []
+    for path, item in zip(paths, read):
+        if isinstance(item, Outcome):
+            outcomes.append(item)
+            continue
+        error = time_errors[id(item[0])]
+        if isinstance(error, dl3.DL3Error):
+            outcomes.append(_skipped(path, f"hess_dr: skipped {error}"))
+        elif error is not None:
+            outcomes.append(_unexpected(path, error))
+        else:
+            outcomes.append(_rows(path, *item, inputs_dir, prefix))
+    return outcomes
+
+
+def _read(path: str, configuration: Config):
+    """(run, collection) of a file, or the Outcome saying why it is skipped
+    (its times are not converted yet)."""
     collection = configuration.collection_for(path)
     if collection is None:
         return _skipped(path, f"hess_dr: skipped {path}: not below any configured data_dir")
@@ -84,13 +121,17 @@ def ingest(path: str, configuration: Config, inputs_dir: str, prefix: str) -> Ou
                               f" {loop}, which points back to {os.path.realpath(loop)} (a"
                               " loop: the file is read under its other name)")
     try:
-        run = dl3.read_run(path, collection)
+        return dl3.read_run(path, collection, convert_times=False), collection
     except dl3.NotAnEventList as exc:
         return _skipped(path, f"hess_dr: not an event list, skipped: {exc}", level="info")
     except dl3.DL3Error as exc:
         return _skipped(path, f"hess_dr: skipped {exc}")
     except Exception as exc:  # a reader bug must not stop the import
         return _unexpected(path, exc)
+
+
+def _rows(path: str, run: dl3.Run, collection, inputs_dir: str, prefix: str) -> Outcome:
+    """The Outcome of a run read (and its times converted)."""
     try:
         # Every row is made before any is handed over, so that a failure
         # leaves no partial dataset behind.
@@ -107,14 +148,6 @@ def ingest(path: str, configuration: Config, inputs_dir: str, prefix: str) -> Ou
                    access_format=obs["access_format"],
                    owner=obs["owner"], embargo=obs["embargo"])
     return Outcome(path=path, level="ok", obs=obs, gtis=gtis, problems=list(run.problems))
-
-
-def ingest_many(paths: list[str], configuration: Config, inputs_dir: str,
-                prefix: str) -> list[Outcome]:
-    """:func:`ingest` for several files: one task of a reader process (a
-    task per file would cost about as much in inter-process traffic as a
-    small file's reading)."""
-    return [ingest(path, configuration, inputs_dir, prefix) for path in paths]
 
 
 def prepare_reader_process() -> None:

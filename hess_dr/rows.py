@@ -130,13 +130,13 @@ def sky_region(run: Run, collection: Collection) -> dict:
             "s_region_vertices": vertices, "s_region_origin": footprint.origin}
 
 
-def _microseconds(time: Time) -> np.ndarray:
-    """Integer microseconds since JD 0 in TDB, the T-MOC time axis (MOC 2.0)."""
-    tdb = time.tdb
+def _microseconds(jd1, jd2) -> np.ndarray:
+    """Integer microseconds since JD 0 of two-part TDB Julian dates, the
+    T-MOC time axis (MOC 2.0)."""
     # jd1 holds whole (or half) days: keep it in exact integer arithmetic,
     # since float64 cannot represent ~2e17 microseconds exactly.
-    whole = np.round(np.atleast_1d(tdb.jd1) * 2).astype(np.int64)
-    frac = np.atleast_1d(tdb.jd2) * _US_PER_DAY
+    whole = np.round(np.atleast_1d(jd1) * 2).astype(np.int64)
+    frac = np.atleast_1d(jd2) * _US_PER_DAY
     return whole * (_US_PER_DAY // 2) + np.round(frac).astype(np.int64)
 
 
@@ -146,9 +146,15 @@ def tmoc_ascii(start: Time, stop: Time, order: int = TMOC_ORDER) -> str:
     Overlapping or touching intervals are merged; cells at ``order`` last
     2**(61-order) microseconds, and every cell touched by an interval is in.
     """
+    return tmoc_from_tdb((start.tdb.jd1, start.tdb.jd2), (stop.tdb.jd1, stop.tdb.jd2), order)
+
+
+def tmoc_from_tdb(start: tuple, stop: tuple, order: int = TMOC_ORDER) -> str:
+    """:func:`tmoc_ascii` of intervals given as two-part TDB Julian dates
+    ``(jd1, jd2)`` (what :meth:`hess_dr.timeref.RunTimes.jd` returns)."""
     shift = 61 - order
-    first = _microseconds(start) >> shift
-    last = (_microseconds(stop) - 1) >> shift
+    first = _microseconds(*start) >> shift
+    last = (_microseconds(*stop) - 1) >> shift
     order_idx = np.argsort(first, kind="stable")
     merged: list[list[int]] = []
     for lo, hi in zip(first[order_idx].tolist(), last[order_idx].tolist()):
@@ -228,7 +234,8 @@ def obs_row(run: Run, collection: Collection, accref: str) -> dict:
         "timesys": time_ref.timesys,
         "date_obs": run.date_obs, "time_obs": run.time_obs,
         "date_end": run.date_end, "time_end": run.time_end,
-        "t_min": float(mjd(run.t_start)), "t_max": float(mjd(run.t_stop)),
+        "t_min": run.times.mjd("tstart", PUBLISHED_SCALE),
+        "t_max": run.times.mjd("tstop", PUBLISHED_SCALE),
         "n_tels": run.n_tels, "tellist": run.tellist, "quality": run.quality,
         "muoneff": run.muoneff,
         "geolon": run.geolon, "geolat": run.geolat, "altitude": run.altitude,
@@ -240,7 +247,7 @@ def obs_row(run: Run, collection: Collection, accref: str) -> dict:
         "s_resolution": None if run.psf_radius is None else float(run.psf_radius.to_value(u.arcsec)),
         "s_ref_energy": _ev(run.psf_ref_energy),
         "s_ref_oaa": None if run.psf_ref_offset is None else float(run.psf_ref_offset.to_value(u.deg)),
-        "t_intervals": tmoc_ascii(run.gti.start, run.gti.stop),
+        "t_intervals": tmoc_from_tdb(run.times.jd("gti_start"), run.times.jd("gti_stop")),
         "gti_count": len(run.gti),
         "tracking_mode": collection.tracking_mode,
         "scan_mode": collection.scan_mode(run.obs_mode),
@@ -257,7 +264,8 @@ def obs_row(run: Run, collection: Collection, accref: str) -> dict:
 
 def gti_rows(run: Run) -> list[dict]:
     """The ``hess_dr.gti`` rows of a run, one per good time interval."""
-    t_start, t_stop = np.atleast_1d(mjd(run.gti.start)), np.atleast_1d(mjd(run.gti.stop))
+    t_start = run.times.mjd("gti_start", PUBLISHED_SCALE)
+    t_stop = run.times.mjd("gti_stop", PUBLISHED_SCALE)
     return [{"obs_id": run.obs_id, "collection": run.collection, "gti_index": i,
              "met_start": float(run.gti.start_met[i]), "met_stop": float(run.gti.stop_met[i]),
              "t_start": float(t_start[i]), "t_stop": float(t_stop[i]),

@@ -64,33 +64,147 @@ class TimeReference:
         return (seconds * u.s).to_value(self.unit) - self.timezero
 
 
-def to_times(time_ref: TimeReference, *mets, scales: tuple = ("utc", "tdb")) -> list[Time]:
-    """Convert several MET values or arrays at once.
+#: Time scales every :class:`RunTimes` is converted to: UTC is what hess_dr
+#: publishes, TDB the axis of T-MOCs.
+CONVERTED_SCALES = ("utc", "tdb")
 
-    Returns one :class:`~astropy.time.Time` per argument (scalar for a
-    scalar), in the file's scale, whose conversions to ``scales`` are
-    already made: a scale conversion costs about a millisecond whatever the
-    number of values (ERFA's leap-second table and TDB series), so all of a
-    run's times are converted together and each Time gets its part in its
-    conversion cache (``Time.cache``), where astropy looks first.
 
-    Raises
-    ------
-    ValueError
-        If a time cannot be converted (ERFA refuses absurd dates).
+class _Conversion:
+    """MET values of one or more HDU sets as one astropy Time, with its
+    conversions to :data:`CONVERTED_SCALES` (shared by the sets)."""
+
+    def __init__(self, time: Time):
+        self.time = time
+        self.scaled = {time.scale: time}
+        for scale in CONVERTED_SCALES:
+            if scale not in self.scaled:
+                self.scaled[scale] = getattr(time, scale)
+        self._mjd = {}
+
+    def mjd(self, scale: str) -> np.ndarray:
+        if scale not in self._mjd:
+            self._mjd[scale] = self.scaled[scale].mjd
+        return self._mjd[scale]
+
+
+class RunTimes:
+    """Named MET values sharing a time reference (a run's TSTART, TSTOP and
+    GTI bounds) and their absolute times.
+
+    A scale conversion costs astropy about a millisecond whatever the
+    number of values (ERFA's leap-second table, the TDB series), and each
+    Time object a tenth of that: the values are converted together, for
+    all the runs of a reader's task with :func:`convert_together`, and the
+    rows take plain MJD/JD arrays (:meth:`mjd`, :meth:`jd`); Time objects
+    (:meth:`time`) are only made when asked for.
+
+    Parameters
+    ----------
+    time_ref : TimeReference
+    **parts : float or array-like
+        MET values by name (a scalar stays a scalar).
     """
-    parts = [np.atleast_1d(np.asarray(met, dtype=float)) for met in mets]
-    combined = time_ref.to_time(np.concatenate(parts))
-    converted = {scale: getattr(combined, scale) for scale in scales if scale != combined.scale}
-    times, first = [], 0
-    for met, part in zip(mets, parts):
-        where = first if np.ndim(met) == 0 else slice(first, first + len(part))
-        time = combined[where]
-        for scale, whole in converted.items():
-            time.cache["scale"][scale] = whole[where]
-        times.append(time)
-        first += len(part)
-    return times
+
+    def __init__(self, time_ref: TimeReference, **parts):
+        self.time_ref = time_ref
+        self._where, values, first = {}, [], 0
+        for name, met in parts.items():
+            array = np.atleast_1d(np.asarray(met, dtype=float))
+            self._where[name] = first if np.ndim(met) == 0 else slice(first, first + len(array))
+            values.append(array)
+            first += len(array)
+        self.met = np.concatenate(values)
+        self._conversion: _Conversion | None = None
+        self._offset = 0
+        self._times: dict = {}
+
+    @property
+    def converted(self) -> bool:
+        return self._conversion is not None
+
+    def convert(self) -> None:
+        """Convert these values alone (see :func:`convert_together`).
+
+        Raises
+        ------
+        ValueError
+            If a time cannot be converted (ERFA refuses absurd dates).
+        """
+        error = convert_together([self])[0]
+        if error is not None:
+            raise error
+
+    def _index(self, name: str):
+        where = self._where[name]
+        if isinstance(where, slice):
+            return slice(where.start + self._offset, where.stop + self._offset)
+        return where + self._offset
+
+    def _converted(self) -> _Conversion:
+        if self._conversion is None:
+            self.convert()
+        return self._conversion
+
+    def mjd(self, name: str, scale: str = "utc"):
+        """MJD (float, or array for an array part) of a part in ``scale``."""
+        values = self._converted().mjd(scale)[self._index(name)]
+        return float(values) if np.ndim(values) == 0 else values
+
+    def jd(self, name: str, scale: str = "tdb") -> tuple[np.ndarray, np.ndarray]:
+        """The two-part Julian dates (jd1, jd2 arrays) of a part in ``scale``."""
+        time = self._converted().scaled[scale]
+        index = self._index(name)
+        return np.atleast_1d(time.jd1[index]), np.atleast_1d(time.jd2[index])
+
+    def time(self, name: str) -> Time:
+        """A part as :class:`~astropy.time.Time` in the file's scale, whose
+        conversions to :data:`CONVERTED_SCALES` are already in its cache
+        (``Time.cache``, where astropy looks first)."""
+        if name not in self._times:
+            conversion = self._converted()
+            index = self._index(name)
+            time = conversion.time[index]
+            for scale, whole in conversion.scaled.items():
+                if scale != time.scale:
+                    time.cache["scale"][scale] = whole[index]
+            self._times[name] = time
+        return self._times[name]
+
+
+def convert_together(run_times: list[RunTimes]) -> list[ValueError | None]:
+    """Convert several :class:`RunTimes` with one astropy conversion per
+    time reference they share.
+
+    Returns
+    -------
+    list
+        Per item, None, or the ValueError (or OverflowError) of values that
+        give no valid date (ERFA refuses absurd dates); such an item stays
+        unconverted and the others are converted regardless.
+    """
+    errors: list = [None] * len(run_times)
+    groups: dict[int, list[int]] = {}
+    for i, item in enumerate(run_times):
+        groups.setdefault(id(item.time_ref), []).append(i)
+    for members in groups.values():
+        try:
+            _convert_group([run_times[i] for i in members])
+        except (ValueError, OverflowError) as exc:
+            if len(members) == 1:
+                errors[members[0]] = exc
+                continue
+            for i in members:  # find which of them cannot be converted
+                errors[i] = convert_together([run_times[i]])[0]
+    return errors
+
+
+def _convert_group(items: list[RunTimes]) -> None:
+    time_ref = items[0].time_ref
+    conversion = _Conversion(time_ref.to_time(np.concatenate([item.met for item in items])))
+    offset = 0
+    for item in items:
+        item._conversion, item._offset, item._times = conversion, offset, {}
+        offset += len(item.met)
 
 
 def _number(header, key):

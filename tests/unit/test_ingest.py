@@ -74,6 +74,24 @@ def test_ingest_many_keeps_the_order_and_each_outcome(tmp_path, configuration):
     assert outcomes[1].obs == single.obs and outcomes[1].gtis == single.gtis
 
 
+def test_ingest_many_skips_only_the_file_whose_times_are_absurd(tmp_path, configuration):
+    # The task's times are converted together: one file that ERFA refuses
+    # must not take the others with it.
+    paths = [str(synthetic.write_event_list(tmp_path / f"run{i}.fits", obs_id=100 + i,
+                                            tstart=1e8 + 3600 * i))
+             for i in range(3)]
+    # (same time reference as the others: converted in the same astropy call)
+    absurd = str(synthetic.write_event_list(tmp_path / "absurd.fits", obs_id=200,
+                                            header_overrides={"TSTART": -1e300}))
+    outcomes = ingest.ingest_many(paths[:2] + [absurd] + paths[2:], configuration,
+                                  str(tmp_path), "hess_dr")
+    assert [o.level for o in outcomes] == ["ok", "ok", "warning", "ok"]
+    assert absurd in outcomes[2].message and "give no valid UTC date" in outcomes[2].message
+    for path, outcome in zip(paths, outcomes[:2] + outcomes[3:]):
+        alone = ingest.ingest(path, configuration, str(tmp_path), "hess_dr")
+        assert outcome.obs == alone.obs and outcome.gtis == alone.gtis
+
+
 def _reader_process_state(path, names):
     from astropy.io import fits
     with fits.open(path) as hdus:

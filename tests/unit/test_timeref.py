@@ -6,7 +6,7 @@ import pytest
 from astropy import units as u
 from astropy.time import Time
 
-from hess_dr.timeref import TimeRefError, time_reference, to_times
+from hess_dr.timeref import RunTimes, TimeRefError, convert_together, time_reference
 
 DR1 = {"MJDREFI": 51910, "MJDREFF": 0.000742870370370241, "TIMESYS": "TT", "TIMEUNIT": "s"}
 MET = np.array([0.0, 123890826.0, 123892513.5, 241650046.0, -1e6])
@@ -141,33 +141,74 @@ def test_unusable_headers(header, default, message):
     pytest.param({**DR1, "TIMESYS": "UTC"}, id="UTC"),
     pytest.param({**DR1, "TIMESYS": "TAI", "TIMEZERO": 12.5}, id="TAI-timezero"),
 ])
-def test_to_times_equals_separate_conversions(header):
+def test_run_times_equal_separate_conversions(header):
     ref = time_reference(header)
     gti_start, gti_stop = np.array([123890826.0, 123891000.0]), np.array([123890900.0, 123892513.5])
-    t_start, t_stop, start, stop = to_times(ref, 123890826.0, 123892513.5, gti_start, gti_stop)
-    assert t_start.shape == () and t_stop.shape == () and start.shape == stop.shape == (2,)
-    for combined, met in ((t_start, 123890826.0), (t_stop, 123892513.5),
-                          (start, gti_start), (stop, gti_stop)):
+    times = RunTimes(ref, tstart=123890826.0, tstop=123892513.5, gti_start=gti_start,
+                     gti_stop=gti_stop)
+    assert times.time("tstart").shape == () and times.time("gti_stop").shape == (2,)
+    for name, met in (("tstart", 123890826.0), ("tstop", 123892513.5),
+                      ("gti_start", gti_start), ("gti_stop", gti_stop)):
         alone = ref.to_time(met)
+        combined = times.time(name)
         assert combined.scale == alone.scale == ref.epoch.scale
         for scale in ("utc", "tdb", ref.epoch.scale):
             # the conversions handed over through the cache are the right ones
             np.testing.assert_array_equal(getattr(combined, scale).jd1, getattr(alone, scale).jd1)
             np.testing.assert_allclose(getattr(combined, scale).jd2, getattr(alone, scale).jd2,
                                        rtol=0, atol=1e-6 / 86400 / 1000)
+        np.testing.assert_allclose(times.mjd(name, "utc"), alone.utc.mjd, rtol=0, atol=1e-11)
+        jd1, jd2 = times.jd(name, "tdb")
+        np.testing.assert_array_equal(jd1, np.atleast_1d(alone.tdb.jd1))
+        np.testing.assert_allclose(jd2, np.atleast_1d(alone.tdb.jd2), rtol=0, atol=1e-14)
+    assert isinstance(times.mjd("tstart"), float)
+    assert times.mjd("gti_start").shape == (2,)
 
 
-def test_to_times_fills_the_conversion_cache():
+def test_run_times_fill_the_conversion_cache():
     ref = time_reference(DR1)
-    start, stop = to_times(ref, np.array([1e8, 2e8]), np.array([1e8 + 10, 2e8 + 10]))
+    times = RunTimes(ref, start=np.array([1e8, 2e8]), stop=np.array([1e8 + 10, 2e8 + 10]))
+    start = times.time("start")
     assert set(start.cache["scale"]) >= {"utc", "tdb"}
     assert start.utc.isot[0] == ref.to_time(1e8).utc.isot
 
 
-def test_to_times_refuses_absurd_dates():
+def test_runs_sharing_a_reference_are_converted_together():
+    ref = time_reference(DR1)
+    other = time_reference({**DR1, "TIMESYS": "UTC"})
+    runs = [RunTimes(ref, tstart=1e8 + i, gti_start=np.array([1e8 + i, 1e8 + 2 * i]))
+            for i in range(3)] + [RunTimes(other, tstart=5e7)]
+    assert convert_together(runs) == [None] * 4
+    # one conversion (and Time) for the three runs of one reference
+    assert len({id(run._conversion) for run in runs[:3]}) == 1
+    assert runs[3]._conversion is not runs[0]._conversion
+    for i, run in enumerate(runs[:3]):
+        assert run.mjd("tstart") == pytest.approx(ref.to_time(1e8 + i).utc.mjd, abs=1e-11)
+        np.testing.assert_allclose(run.mjd("gti_start"),
+                                   ref.to_time(np.array([1e8 + i, 1e8 + 2 * i])).utc.mjd,
+                                   rtol=0, atol=1e-11)
+        assert run.time("tstart").utc.isot == ref.to_time(1e8 + i).utc.isot
+    assert runs[3].time("tstart").scale == "utc"
+    assert runs[3].mjd("tstart") == pytest.approx(other.to_time(5e7).mjd, abs=1e-11)
+
+
+def test_an_absurd_date_fails_only_its_own_run():
+    ref = time_reference(DR1)
+    runs = [RunTimes(ref, tstart=1e8), RunTimes(ref, tstart=1e30), RunTimes(ref, tstart=2e8)]
+    errors = convert_together(runs)
+    assert errors[0] is None and errors[2] is None
+    assert isinstance(errors[1], (ValueError, OverflowError))
+    assert not runs[1].converted and runs[0].converted and runs[2].converted
+    assert runs[2].mjd("tstart") == pytest.approx(ref.to_time(2e8).utc.mjd, abs=1e-11)
+
+
+def test_run_times_refuse_absurd_dates():
     ref = time_reference({"MJDREF": 1e30, "TIMESYS": "TT"})
+    times = RunTimes(ref, tstart=0.0, tstop=10.0)
     with pytest.raises(ValueError):
-        to_times(ref, 0.0, 10.0)
+        times.convert()
+    with pytest.raises(ValueError):  # converted on demand, with the same error
+        times.mjd("tstart")
 
 
 def test_a_reference_is_built_once_per_set_of_keyword_values():
