@@ -87,13 +87,13 @@ def ingest_many(paths: list[str], configuration: Config, inputs_dir: str,
         errors = dl3.convert_times_of([run for run, _ in runs])
     except Exception as exc:  # a bug must not stop the import (nor the other tasks)
         errors = [exc] * len(runs)
-    time_errors = {id(run): error for (run, _), error in zip(runs, errors)}
+    time_errors = iter(errors)  # one per run read, in order
     outcomes = []
     for path, item in zip(paths, read):
         if isinstance(item, Outcome):
             outcomes.append(item)
             continue
-        error = time_errors[id(item[0])]
+        error = next(time_errors)
         if isinstance(error, dl3.DL3Error):
             outcomes.append(_skipped(path, f"hess_dr: skipped {error}"))
         elif error is not None:

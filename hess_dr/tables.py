@@ -20,8 +20,8 @@ def gti_table(run: Run) -> Table:
     the event list's MET seconds.
     """
     table = Table()
-    table["t_start"] = np.atleast_1d(rows.mjd(run.gti.start)) * u.d
-    table["t_stop"] = np.atleast_1d(rows.mjd(run.gti.stop)) * u.d
+    table["t_start"] = run.times.mjd("gti_start", rows.PUBLISHED_SCALE) * u.d
+    table["t_stop"] = run.times.mjd("gti_stop", rows.PUBLISHED_SCALE) * u.d
     table["met_start"] = run.gti.start_met * u.s
     table["met_stop"] = run.gti.stop_met * u.s
     table["duration"] = (run.gti.stop_met - run.gti.start_met) * u.s
