@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 CHECKOUT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(CHECKOUT))
+sys.path[:0] = [str(CHECKOUT), str(CHECKOUT / "dev")]  # hess_dr and hess_dr_dev
 
-from hess_dr import instance as hinst  # noqa: E402
+from hess_dr_dev import instance as hinst  # noqa: E402
 
 DEFAULT_DR1 = CHECKOUT.parent / "shared" / "data" / "hess-dl3-dr1"
 

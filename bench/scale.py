@@ -1,4 +1,4 @@
-"""Scale benchmarks on synthetic archives (hess_dr.archive): import cost against
+"""Scale benchmarks on synthetic archives (hess_dr_dev.archive): import cost against
 N and against two references, TAP latency on the largest archive, DataLink and
 cutout latency under concurrent clients.
 
@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 
 CHECKOUT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(CHECKOUT))
+sys.path[:0] = [str(CHECKOUT), str(CHECKOUT / "dev")]  # hess_dr and hess_dr_dev
 
-from hess_dr import archive  # noqa: E402
-from hess_dr import instance as hinst  # noqa: E402
+from hess_dr_dev import archive  # noqa: E402
+from hess_dr_dev import instance as hinst  # noqa: E402
 
 ARCHIVE_ROOT = CHECKOUT / "var" / "bench"
 #: Gammapy's to_obscore_table reads every observation (~70 ms each here):

@@ -2,7 +2,7 @@
 # Bring a Debian 12 machine (root, no systemd) to the state hess_dr needs:
 # DaCHS 2.7 + PostgreSQL 15 (pgsphere, q3c) running, root a PG superuser,
 # and <checkout>/.venv on Debian's interpreter with gammapy 1.3, pyvo, pytest
-# and hess_dr itself (editable).
+# and hess_dr itself and its development package dev/ (hess_dr_dev), editable.
 #
 # Idempotent and quiet: when everything is in place it only checks and prints
 # one line.  Usage: bash bin/bootstrap.sh
@@ -115,7 +115,7 @@ ensure_venv() {
   write_constraints
   "$VENV/bin/pip" install -q --disable-pip-version-check \
       -c "$VENV/constraints-debian.txt" \
-      "gammapy>=1.3,<1.4" pyvo pytest hypothesis -e .
+      "gammapy>=1.3,<1.4" pyvo pytest hypothesis -e . -e dev
   PIP_RAN=1
 }
 
@@ -140,11 +140,11 @@ smoke_test() {
   # astropy-dependent modules that break first (angle_utilities with astropy 6).
   # (`python -m gavo.user.cli --version` would be nicer but queries the database
   # of a configured instance, which a fresh machine does not have; the private
-  # instances of hess_dr.instance run real dachs commands anyway.)
+  # instances of hess_dr_dev.instance run real dachs commands anyway.)
   GAVOSETTINGS=/dev/null GAVOCUSTOM=/invalid "$VENV/bin/python" -W ignore -c '
 from gavo import api, base
 from gavo.user import upgrade
-import gammapy, pyvo, hess_dr
+import gammapy, pyvo, hess_dr, hess_dr_dev
 print(f"[bootstrap] ok: DaCHS {base.getVersion()} (schema {upgrade.CURRENT_SCHEMAVERSION}),"
       f" gammapy {gammapy.__version__}, pyvo {pyvo.__version__}")'
 }
@@ -152,7 +152,7 @@ print(f"[bootstrap] ok: DaCHS {base.getVersion()} (schema {upgrade.CURRENT_SCHEM
 install_packages
 start_postgres
 ensure_pg_superuser
-STAMP="$VENV/.installed-$(cat pyproject.toml bin/bootstrap.sh | sha1sum | cut -c1-40)"
+STAMP="$VENV/.installed-$(cat pyproject.toml dev/pyproject.toml bin/bootstrap.sh | sha1sum | cut -c1-40)"
 PIP_RAN=
 ensure_venv
 venv_dachs_commands

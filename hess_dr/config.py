@@ -6,6 +6,11 @@ The file is looked up in this order (see :func:`find_config_file`):
 2. ``<resdir>/hess_dr.yaml`` (git-ignored, the operator's own copy);
 3. ``<resdir>/res/hess_dr.default.yaml`` (shipped; serves the bundled sample).
 
+``<resdir>`` is the resource directory (the one holding ``q.rd``), an input
+of :func:`load`: the RD's code passes its ``rd.resdir``, other callers their
+checkout (see :func:`resource_dir` for the fallbacks).  Nothing here depends
+on where the package is installed.
+
 Every value is validated on load; a problem raises :class:`ConfigError`
 naming the file and the offending key.
 """
@@ -21,9 +26,20 @@ from typing import Any
 import yaml
 
 ENV_VAR = "HESS_DR_CONFIG"
+#: Environment variable naming the resource directory, for callers that
+#: pass none (see :func:`resource_dir`).
+RESDIR_ENV_VAR = "HESS_DR_RESDIR"
+#: The operator's file and the shipped default, relative to the resource
+#: directory.
+OPERATOR_NAME = "hess_dr.yaml"
+DEFAULT_NAME = "res/hess_dr.default.yaml"
+
+#: The directory above this package.  It is the resource directory only when
+#: hess_dr is used from its checkout (an editable install, or the sys.path
+#: entry res/dl3grammar.py adds); with a regular install it is
+#: site-packages.  Last fallback of :func:`resource_dir`; q.rd's code still
+#: names it (transitional: the RD has ``rd.resdir``).
 RESDIR = Path(__file__).resolve().parent.parent
-DEFAULT_FILE = RESDIR / "res" / "hess_dr.default.yaml"
-OPERATOR_FILE = RESDIR / "hess_dr.yaml"
 
 _YAML_BOOL_KEYS = {True: "ON", False: "OFF"}
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -131,23 +147,77 @@ class Config:
         return "\n\n".join(parts) or "See the individual collections."
 
 
-def find_config_file(environ: dict | None = None) -> Path:
-    """Return the configuration file in effect (see the module docstring)."""
+def resource_dir(resdir: str | os.PathLike | None = None,
+                 environ: dict | None = None) -> Path:
+    """Return the resource directory (the one holding q.rd and res/).
+
+    Parameters
+    ----------
+    resdir : path-like, optional
+        The resource directory; when given, it is the answer.  DaCHS code
+        passes the RD's ``rd.resdir``.
+    environ : mapping, optional
+        The environment (default :data:`os.environ`): without ``resdir``,
+        ``$HESS_DR_RESDIR`` names it; else the directory above the package
+        (:data:`RESDIR`) when it is a resource directory, as in a checkout.
+
+    Raises
+    ------
+    ConfigError
+        If no resource directory is given and the package does not sit in
+        one (a regular install).
+    """
+    if resdir is not None:
+        return Path(resdir)
+    environ = os.environ if environ is None else environ
+    if environ.get(RESDIR_ENV_VAR):
+        return Path(environ[RESDIR_ENV_VAR])
+    if (RESDIR / DEFAULT_NAME).is_file():
+        return RESDIR
+    raise ConfigError(f"no resource directory: pass the RD's resdir or set"
+                      f" ${RESDIR_ENV_VAR} (hess_dr is installed in {RESDIR.parent},"
+                      f" not in a resource directory)")
+
+
+def default_file(resdir: str | os.PathLike) -> Path:
+    """The shipped default configuration of the resource directory ``resdir``."""
+    return Path(resdir) / DEFAULT_NAME
+
+
+def operator_file(resdir: str | os.PathLike) -> Path:
+    """The operator's configuration file in the resource directory ``resdir``."""
+    return Path(resdir) / OPERATOR_NAME
+
+
+def find_config_file(environ: dict | None = None,
+                     resdir: str | os.PathLike | None = None) -> Path:
+    """Return the configuration file in effect (see the module docstring).
+
+    ``$HESS_DR_CONFIG`` when set, else the operator's file of the resource
+    directory (:func:`resource_dir` of ``resdir``) when it exists, else the
+    shipped default there."""
     environ = os.environ if environ is None else environ
     if environ.get(ENV_VAR):
         return Path(environ[ENV_VAR])
-    if OPERATOR_FILE.exists():
-        return OPERATOR_FILE
-    return DEFAULT_FILE
+    resdir = resource_dir(resdir, environ)
+    if operator_file(resdir).exists():
+        return operator_file(resdir)
+    return default_file(resdir)
 
 
-def load(path: str | os.PathLike | None = None) -> Config:
+def load(path: str | os.PathLike | None = None,
+         resdir: str | os.PathLike | None = None) -> Config:
     """Read and validate the operator configuration.
 
     Parameters
     ----------
     path : path-like, optional
-        The YAML file; default: :func:`find_config_file`.
+        The YAML file; default: :func:`find_config_file` (``$HESS_DR_CONFIG``,
+        else the operator's file or the shipped default of ``resdir``).
+    resdir : path-like, optional
+        The resource directory (the RD's ``rd.resdir``, or a checkout);
+        default: see :func:`resource_dir`.  Not needed when ``path`` or
+        ``$HESS_DR_CONFIG`` is given.
 
     Returns
     -------
@@ -158,7 +228,7 @@ def load(path: str | os.PathLike | None = None) -> Config:
     ConfigError
         If the file cannot be read or any value is invalid.
     """
-    path = Path(path) if path is not None else find_config_file()
+    path = Path(path) if path is not None else find_config_file(resdir=resdir)
     try:
         with open(path, encoding="utf-8") as f:
             doc = yaml.safe_load(f)
@@ -185,8 +255,9 @@ def parse(doc: Any, source: Path) -> Config:
     if not isinstance(raw_collections, list) or not raw_collections:
         raise where.error("collections", "must be a non-empty list")
     # Relative data_dir: relative to the file naming it, except for the
-    # shipped default, which lives in res/ but describes the resdir's data/.
-    base_dir = RESDIR if source.resolve() == DEFAULT_FILE else source.resolve().parent
+    # shipped default, which lives in <resdir>/res/ but describes the
+    # resdir's data/ (told by the file's place, wherever the resdir is).
+    base_dir = shipped_default_resdir(source) or source.resolve().parent
     collections = tuple(_parse_collection(raw, i, where, base_dir)
                         for i, raw in enumerate(raw_collections))
 
@@ -197,6 +268,14 @@ def parse(doc: Any, source: Path) -> Config:
     return Config(source=source, collections=collections,
                   contact_name=_opt_str(service, "contact_name", where, "service"),
                   contact_email=_opt_str(service, "contact_email", where, "service"))
+
+
+def shipped_default_resdir(source: str | os.PathLike) -> Path | None:
+    """The resource directory whose shipped default ``source`` is (the file
+    is ``<resdir>/res/hess_dr.default.yaml``), or None for any other file."""
+    source = Path(source).resolve()
+    resdir = source.parent.parent
+    return resdir if default_file(resdir) == source else None
 
 
 class _Where:

@@ -97,7 +97,9 @@ class DataPack:
 
     def __init__(self, grammar):
         try:
-            self.configuration = hess_config.load()
+            # The configuration of this RD's resource directory (or
+            # $HESS_DR_CONFIG), wherever the hess_dr package is installed.
+            self.configuration = hess_config.load(resdir=grammar.rd.resdir)
         except hess_config.ConfigError as exc:
             raise base.ReportableError(f"hess_dr configuration: {exc}") from None
         self.arguments = (self.configuration, base.getConfig("inputsDir"),

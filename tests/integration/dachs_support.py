@@ -31,7 +31,7 @@ from typing import Iterator
 
 import pytest
 
-from hess_dr import instance as hinst
+from hess_dr_dev import instance as hinst
 
 CHECKOUT = hinst.CHECKOUT
 SAMPLE_DATA = CHECKOUT / "data"
@@ -51,7 +51,7 @@ class Service:
     env : dict
         Environment of the instance's DaCHS processes (``GAVOSETTINGS``,
         ``HESS_DR_CONFIG``, ...), for running other tools against it.
-    instance : hess_dr.instance.Instance
+    instance : hess_dr_dev.instance.Instance
         For ``instance.run_dachs("test", "hess_dr/q")`` and the like.
     import_output : str
         Everything ``dachs imp``/``dachs pub`` printed.
@@ -99,7 +99,7 @@ def make_service(tmp_path_factory: pytest.TempPathFactory,
 
     Raises
     ------
-    hess_dr.instance.DachsError
+    hess_dr_dev.instance.DachsError
         If the import (or the server) fails; the message holds DaCHS's
         output.  Use :func:`make_instance` to inspect failing imports.
     """
@@ -125,7 +125,7 @@ def make_instance(tmp_path_factory: pytest.TempPathFactory,
 
     Yields
     ------
-    hess_dr.instance.Instance
+    hess_dr_dev.instance.Instance
         The instance, ``//obscore`` imported, with ``HESS_DR_CONFIG`` set.
     """
     label = _safe_name(name)

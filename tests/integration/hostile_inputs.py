@@ -19,7 +19,7 @@ import numpy as np
 from astropy import units as u
 from astropy.io import fits
 
-from hess_dr import synthetic as synth
+from hess_dr_dev import synthetic as synth
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 SAMPLE_DATA = CHECKOUT / "data"

@@ -11,7 +11,7 @@ from astropy.io import fits
 
 from dachs_support import SAMPLE_DATA, make_service, write_config
 
-from hess_dr import synthetic as synth
+from hess_dr_dev import synthetic as synth
 
 GOOD = ("hess_dl3_dr1_obs_id_020136.fits.gz", "hess_dl3_dr1_obs_id_023523.fits.gz",
         "hess_dl3_dr1_obs_id_023526.fits.gz")

@@ -1,6 +1,6 @@
 """Every instrument family side by side in one live instance.
 
-Synthetic files of every family of hess_dr.synthetic.FAMILIES (H.E.S.S.,
+Synthetic files of every family of hess_dr_dev.synthetic.FAMILIES (H.E.S.S.,
 MAGIC, VERITAS, FACT with an hdu-index and a separate IRF file, LST-1
 point-like with RAD_MAX, HAWC with 20,000 GTIs, Fermi-LAT FT1) are written
 into one data folder, one collection each, and imported into one private
@@ -30,7 +30,7 @@ from astropy.time import Time
 
 from dachs_support import cutout_endpoint, make_service
 
-from hess_dr import synthetic as synth
+from hess_dr_dev import synthetic as synth
 
 HAWC_GTIS = 20000
 UNCONFIGURED = "fermi-unconfigured"

@@ -58,7 +58,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import hostile_inputs as hi
 from dachs_support import make_instance, write_config
 
-from hess_dr import instance as hinst
+from hess_dr_dev import instance as hinst
 
 # --------------------------------------------------------------------------
 # hostile input

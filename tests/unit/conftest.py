@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from unit_support import DR1_DIR, make_collection  # also puts tests/ on sys.path
+from unit_support import CHECKOUT, DR1_DIR, make_collection  # also puts tests/ on sys.path
 
 from hess_dr.config import Collection
 
@@ -27,7 +27,7 @@ def collection(tmp_path) -> Collection:
 def sample_collection() -> Collection:
     """The collection of the shipped default configuration (bundled sample)."""
     from hess_dr import config
-    return config.load(config.DEFAULT_FILE).collections[0]
+    return config.load(config.default_file(CHECKOUT)).collections[0]
 
 
 @pytest.fixture(scope="session")

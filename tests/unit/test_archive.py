@@ -1,4 +1,4 @@
-"""hess_dr.archive: deterministic synthetic archives at CTAO scale."""
+"""hess_dr_dev.archive: deterministic synthetic archives at CTAO scale."""
 from __future__ import annotations
 
 import os
@@ -6,7 +6,8 @@ import os
 import pytest
 from astropy.io import fits
 
-from hess_dr import archive, index
+from hess_dr import index
+from hess_dr_dev import archive
 
 
 def _event_files(root):

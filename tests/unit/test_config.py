@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import datetime
+import os
+import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -13,9 +17,13 @@ from hess_dr import config
 from hess_dr.config import ConfigError
 
 
+DEFAULT_FILE = CHECKOUT / "res" / "hess_dr.default.yaml"
+
+
 def test_shipped_default_loads():
-    cfg = config.load(config.DEFAULT_FILE)
-    assert cfg.source == config.DEFAULT_FILE
+    assert config.default_file(CHECKOUT) == DEFAULT_FILE
+    cfg = config.load(DEFAULT_FILE)
+    assert cfg.source == DEFAULT_FILE
     assert [c.name for c in cfg.collections] == ["hess-dl3-dr1"]
     coll = cfg.collections[0]
     assert coll.data_dir == CHECKOUT / "data"
@@ -40,7 +48,7 @@ def test_shipped_default_loads():
     ("SCAN", "raster-map"), ("DRIFT", "on-the-fly-cross-scan"), ("SLEW", None), (None, None),
 ])
 def test_shipped_default_scan_modes(obs_mode, scan_mode):
-    coll = config.load(config.DEFAULT_FILE).collections[0]
+    coll = config.load(DEFAULT_FILE).collections[0]
     assert coll.scan_mode(obs_mode) == scan_mode
 
 
@@ -198,9 +206,15 @@ def test_parse_takes_an_already_parsed_document(tmp_path, data_dir):
 def test_find_config_file_honours_environment(tmp_path):
     target = tmp_path / "elsewhere.yaml"
     assert config.find_config_file({"HESS_DR_CONFIG": str(target)}) == target
-    fallback = config.OPERATOR_FILE if config.OPERATOR_FILE.exists() else config.DEFAULT_FILE
+    assert config.find_config_file({"HESS_DR_CONFIG": str(target)}, resdir=CHECKOUT) == target
+    operator = CHECKOUT / "hess_dr.yaml"
+    fallback = operator if operator.exists() else DEFAULT_FILE
+    assert config.find_config_file({}, resdir=CHECKOUT) == fallback
+    assert config.find_config_file({"HESS_DR_CONFIG": ""}, resdir=CHECKOUT) == fallback
+    # Without a resdir: $HESS_DR_RESDIR, else the checkout the package sits in.
+    assert config.find_config_file({"HESS_DR_RESDIR": str(tmp_path)}) == (
+        tmp_path / "res" / "hess_dr.default.yaml")
     assert config.find_config_file({}) == fallback
-    assert config.find_config_file({"HESS_DR_CONFIG": ""}) == fallback
 
 
 def test_load_without_path_uses_environment(tmp_path, data_dir, monkeypatch):
@@ -208,3 +222,72 @@ def test_load_without_path_uses_environment(tmp_path, data_dir, monkeypatch):
     monkeypatch.setenv("HESS_DR_CONFIG", str(path))
     cfg = config.load()
     assert cfg.source == path and cfg.collections[0].name == "one"
+
+
+def _copy_of_resdir(tmp_path: Path) -> Path:
+    """A resource directory elsewhere: the shipped default (data_dir: data)
+    in res/, and an empty data/."""
+    resdir = tmp_path / "site" / "inputs" / "gamma"
+    (resdir / "res").mkdir(parents=True)
+    (resdir / "data").mkdir()
+    shutil.copy(DEFAULT_FILE, resdir / "res" / "hess_dr.default.yaml")
+    return resdir
+
+
+def test_load_takes_the_resource_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv("HESS_DR_CONFIG", raising=False)
+    monkeypatch.delenv("HESS_DR_RESDIR", raising=False)
+    resdir = _copy_of_resdir(tmp_path)
+    cfg = config.load(resdir=resdir)
+    assert cfg.source == resdir / "res" / "hess_dr.default.yaml"
+    (coll,) = cfg.collections
+    assert (coll.name, coll.data_dir) == ("hess-dl3-dr1", resdir / "data")
+    # The operator's own file in the resource directory comes first.
+    (resdir / "runs").mkdir()
+    write(resdir, MINIMAL)
+    cfg = config.load(resdir=resdir)
+    assert cfg.source == resdir / "hess_dr.yaml"
+    assert [(c.name, c.data_dir) for c in cfg.collections] == [("one", resdir / "runs")]
+    # $HESS_DR_CONFIG still wins over the resource directory.
+    other = write(tmp_path, MINIMAL.replace("name: one", "name: two"), "other.yaml")
+    (tmp_path / "runs").mkdir()
+    monkeypatch.setenv("HESS_DR_CONFIG", str(other))
+    assert [c.name for c in config.load(resdir=resdir).collections] == ["two"]
+    monkeypatch.delenv("HESS_DR_CONFIG")
+    # $HESS_DR_RESDIR names it for callers that pass none.
+    monkeypatch.setenv("HESS_DR_RESDIR", str(resdir))
+    assert config.load().source == resdir / "hess_dr.yaml"
+
+
+def test_load_does_not_depend_on_where_the_package_sits(tmp_path):
+    """hess_dr installed elsewhere (a copy of the package on its own, as a
+    regular install puts it into site-packages): the resource directory
+    given is where the configuration is found; without one, load() says so."""
+    resdir = _copy_of_resdir(tmp_path)
+    (resdir / "runs").mkdir()
+    write(resdir, MINIMAL)
+    site = tmp_path / "site-packages"
+    shutil.copytree(CHECKOUT / "hess_dr", site / "hess_dr",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    script = textwrap.dedent(f"""\
+        import hess_dr
+        from hess_dr import config
+        print(hess_dr.__file__)
+        print(config.load(resdir={str(resdir)!r}).source)
+        print(config.load({str(resdir / "res" / "hess_dr.default.yaml")!r}).collections[0].data_dir)
+        try:
+            config.load()
+        except config.ConfigError as exc:
+            print("ConfigError:", exc)
+        """)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("HESS_DR_CONFIG", "HESS_DR_RESDIR", "PYTHONPATH")}
+    env["PYTHONPATH"] = str(site)
+    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, check=True)
+    package, source, data_dir, error = done.stdout.splitlines()
+    assert package == str(site / "hess_dr" / "__init__.py")
+    assert source == str(resdir / "hess_dr.yaml")
+    assert data_dir == str(resdir / "data")
+    assert error.startswith("ConfigError: no resource directory: pass the RD's resdir"
+                            " or set $HESS_DR_RESDIR")

@@ -17,7 +17,7 @@ from astropy.time import Time
 from astropy.wcs import WCS
 from regions import PolygonSkyRegion
 
-from hess_dr import synthetic as synth
+from hess_dr_dev import synthetic as synth
 from unit_support import SAMPLE_DIR, make_collection
 from hess_dr import dl3
 from hess_dr.cutout import CutoutError, cutout, gti_intersection, write_bytes

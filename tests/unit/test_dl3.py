@@ -13,7 +13,7 @@ from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.time import Time
 
-from hess_dr import synthetic as synth
+from hess_dr_dev import synthetic as synth
 from unit_support import SAMPLE_DIR, make_collection
 from hess_dr import dl3, rows
 

@@ -1,4 +1,4 @@
-"""Every instrument family (hess_dr.synthetic.FAMILIES) read into runs and rows.
+"""Every instrument family (hess_dr_dev.synthetic.FAMILIES) read into runs and rows.
 
 Values are checked against an independent reading of each file with plain
 astropy (its own MJDREF, TIMESYS and energy unit), never against hess_dr.
@@ -24,8 +24,9 @@ from astropy.io import fits
 from astropy.io.votable import parse as parse_votable
 from astropy.time import Time
 
-from hess_dr import config, cutout, democonfig, dl3, links, preview, products, rows, tables
-from hess_dr import synthetic as synth
+from hess_dr import config, cutout, dl3, links, preview, products, rows, tables
+from hess_dr_dev import democonfig
+from hess_dr_dev import synthetic as synth
 from hess_dr.soda import parse_cutout
 from unit_support import CHECKOUT, SAMPLE_DIR, make_collection
 

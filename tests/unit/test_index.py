@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from hess_dr import synthetic as synth
+from hess_dr_dev import synthetic as synth
 from hess_dr import dl3, index
 from unit_support import make_collection
 

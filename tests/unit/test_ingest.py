@@ -9,7 +9,8 @@ import pytest
 
 from unit_support import SAMPLE_DIR, make_collection
 
-from hess_dr import ingest, synthetic
+from hess_dr import ingest
+from hess_dr_dev import synthetic
 from hess_dr.config import Config
 
 CRAB = "hess_dl3_dr1_obs_id_023523.fits.gz"

@@ -13,7 +13,7 @@ import pytest
 from astropy import units as u
 from matplotlib import image as mpimg
 
-from hess_dr import synthetic as synth
+from hess_dr_dev import synthetic as synth
 from unit_support import CHECKOUT, SAMPLE_DIR, make_collection
 from hess_dr import dl3, preview
 

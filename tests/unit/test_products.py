@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from hess_dr import synthetic as synth
+from hess_dr_dev import synthetic as synth
 from unit_support import SAMPLE_DIR
 from hess_dr import dl3
 from hess_dr.products import MissingIRFError, bundle, single_irf, write_bytes

@@ -11,7 +11,7 @@ from astropy.coordinates import SkyCoord
 from astropy.coordinates.angle_utilities import offset_by
 from astropy.time import Time
 
-from hess_dr import synthetic as synth
+from hess_dr_dev import synthetic as synth
 from unit_support import make_collection
 from hess_dr import dl3, rows
 

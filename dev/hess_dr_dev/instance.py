@@ -47,8 +47,9 @@ import urllib.request
 from pathlib import Path
 from typing import IO, Iterator, Mapping, Sequence
 
-#: The git checkout holding this package (and the RDs ``q.rd``, ``hea.rd``).
-CHECKOUT = Path(__file__).resolve().parent.parent
+#: The git checkout (the resource directory with ``q.rd``, ``hea.rd``):
+#: this development package lives in ``<checkout>/dev/hess_dr_dev``.
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 #: Name of the resource directory below the instance's inputs directory;
 #: the RD ids are therefore ``hess_dr/q`` and ``hess_dr/hea``.
@@ -533,7 +534,7 @@ def _write_rc(inst: Instance) -> None:
     """(Re)write gavo.rc; it holds no secrets, so reuse may just overwrite."""
     group = grp.getgrgid(os.getgid()).gr_name
     inst.rc_path.write_text(f"""\
-# Private DaCHS instance written by hess_dr.instance; rewritten on reuse.
+# Private DaCHS instance written by hess_dr_dev.instance; rewritten on reuse.
 [general]
 rootDir: {inst.root}
 group: {group}
@@ -727,6 +728,6 @@ def write_operator_config(dest: str | os.PathLike, data_dir: str | os.PathLike,
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(
-        f"# Generated from {template} by hess_dr.instance.\n"
+        f"# Generated from {template} by hess_dr_dev.instance.\n"
         + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
     return dest

@@ -26,8 +26,13 @@ from pathlib import Path
 
 import yaml
 
-from . import config as hess_config
-from .index import INDEX_FILE_NAMES
+from hess_dr import config as hess_config
+from hess_dr.index import INDEX_FILE_NAMES
+
+from .instance import CHECKOUT, write_operator_config
+
+#: The shipped default configuration of the checkout the demo publishes.
+DEFAULT_FILE = hess_config.default_file(CHECKOUT)
 
 #: How many files per folder are opened to see which instrument wrote them.
 SNIFF_FILES = 10
@@ -78,13 +83,12 @@ def demo_config(dest: str | os.PathLike, data_dir: str | os.PathLike | None = No
     groups = event_file_groups(data_dir)
     telescopes = {name: _telescopes(files) for name, files in groups.items()}
     if all(t <= HESS_TELESCOPES for t in telescopes.values()):
-        from .instance import write_operator_config
-        write_operator_config(dest, data_dir)
+        write_operator_config(dest, data_dir, DEFAULT_FILE)
         _validate(dest)
-        return dest, (f"{hess_config.DEFAULT_FILE} (H.E.S.S. files only) with data_dir"
+        return dest, (f"{DEFAULT_FILE} (H.E.S.S. files only) with data_dir"
                       f" {data_dir}")
     collections = []
-    template = yaml.safe_load(hess_config.DEFAULT_FILE.read_text())["collections"][0]
+    template = yaml.safe_load(DEFAULT_FILE.read_text())["collections"][0]
     for directory in groups:
         name = _collection_name(directory, data_dir)
         if telescopes[directory] and telescopes[directory] <= HESS_TELESCOPES:
@@ -96,7 +100,7 @@ def demo_config(dest: str | os.PathLike, data_dir: str | os.PathLike | None = No
                      "obs_collection": label.upper(), "title_prefix": label,
                      "rights": GENERIC_RIGHTS}
         collections.append(entry)
-    document = {"service": yaml.safe_load(hess_config.DEFAULT_FILE.read_text()).get("service"),
+    document = {"service": yaml.safe_load(DEFAULT_FILE.read_text()).get("service"),
                 "collections": collections}
     _write(dest, document, "generic collections for a folder of several instruments; write"
                            " your own configuration (see res/examples/multi-instrument.yaml)")
@@ -112,7 +116,7 @@ def absolute_copy(source: str | os.PathLike, dest: str | os.PathLike) -> Path:
     (resolved as :func:`hess_dr.config.load` resolves them), and validate it."""
     source = Path(source).resolve()
     document = yaml.safe_load(source.read_text(encoding="utf-8"))
-    base = (hess_config.RESDIR if source == hess_config.DEFAULT_FILE else source.parent)
+    base = hess_config.shipped_default_resdir(source) or source.parent
     for entry in (document or {}).get("collections") or []:
         if isinstance(entry, dict) and entry.get("data_dir"):
             path = Path(str(entry["data_dir"])).expanduser()

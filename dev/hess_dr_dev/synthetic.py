@@ -1,6 +1,7 @@
 """Synthetic DL3 files: event lists, IRF files and GADF index files.
 
-Used by the tests and by bin/hess-dr-synth (synthetic archives for benchmarks).
+Used by the tests, by :mod:`hess_dr_dev.archive` (synthetic archives for
+benchmarks) and by ``bin/hess-dr-synth-families``.
 
 Every writer here produces a small, deterministic FITS file (seeded numpy
 RNG, gzip streams written with a zero timestamp) shaped like the H.E.S.S.
@@ -21,7 +22,7 @@ VERITAS, FACT with an hdu-index, LST-1 point-like, HAWC, Fermi-LAT), with
 Typical use::
 
     from astropy import units as u
-    from hess_dr import synthetic as synth
+    from hess_dr_dev import synthetic as synth
 
     path = synth.write_event_list(tmp_path / "run_000001.fits.gz", obs_id=1,
                                   energies=[1, 10, 100] * u.TeV,
@@ -60,8 +61,9 @@ __all__ = [
     "write_families", "families_config", "FT1_FILE_NAME", "FT1_OBS_ID_PATTERN",
 ]
 
-#: The real H.E.S.S. DR1 file the IRF HDUs are copied from.
-DR1_SAMPLE = Path(__file__).resolve().parent.parent / "data" / "hess_dl3_dr1_obs_id_023523.fits.gz"  # IRFs are copied from it
+#: The real H.E.S.S. DR1 file the IRF HDUs are copied from: the bundled
+#: sample in the checkout's data/ (this package lives in <checkout>/dev/).
+DR1_SAMPLE = Path(__file__).resolve().parents[2] / "data" / "hess_dl3_dr1_obs_id_023523.fits.gz"
 
 #: IRF HDU types, in file order, with their EXTNAME in the DR1 files.
 IRF_TYPES = ("aeff", "edisp", "psf", "bkg")
@@ -848,7 +850,7 @@ def write_ft1(path: str | os.PathLike, *, n_events: int = 300,
 # --------------------------------------------------------------------------
 
 #: Terms of use written into every family's configuration.
-SYNTHETIC_RIGHTS = ("Synthetic event lists written by hess_dr.synthetic for tests and"
+SYNTHETIC_RIGHTS = ("Synthetic event lists written by hess_dr_dev.synthetic for tests and"
                     " demonstrations; no scientific use.")
 
 
