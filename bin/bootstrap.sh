@@ -115,7 +115,7 @@ ensure_venv() {
   write_constraints
   "$VENV/bin/pip" install -q --disable-pip-version-check \
       -c "$VENV/constraints-debian.txt" \
-      "gammapy>=1.3,<1.4" pyvo pytest hypothesis -e . -e dev
+      "gammapy>=1.3,<1.4" pyvo pytest pytest-random-order hypothesis -e . -e dev
   PIP_RAN=1
 }
 
