@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pytest
 import pyvo
+from astropy import constants as const
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.io import fits, votable
@@ -21,7 +22,7 @@ from astropy.time import Time, TimeDelta
 from dachs_support import SAMPLE_DATA, cutout_endpoint
 
 CRAB_FILE = SAMPLE_DATA / "hess_dl3_dr1_obs_id_023523.fits.gz"
-HC_EV_M = 1.239841984332e-6
+HC_EV_M = (const.h * const.c).to_value(u.eV * u.m)  # CODATA via astropy
 
 
 @pytest.fixture(scope="module")

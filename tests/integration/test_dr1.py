@@ -10,13 +10,15 @@ import os
 
 import pytest
 import pyvo
+from astropy import constants as const
 from astropy import units as u
 from astropy.io import fits
 from astropy.time import Time, TimeDelta
 
 from hess_dr import config
 
-HC_EV_M = 1.239841984332e-6
+# h c from CODATA via astropy (never the service's own constant): lambda = hc / E.
+HC_EV_M = (const.h * const.c).to_value(u.eV * u.m)
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +88,10 @@ def test_times_positions_energies_match_astropy(tap, expected):
         assert row["energy_max"] == pytest.approx(want["energy_max"], rel=1e-12), obs_id
         assert row["ev_xel"] == want["events"]
         assert row["t_exptime"] == pytest.approx(want["livetime"], rel=1e-12)
-        # ivoa.obscore stores wavelengths as float4
-        assert row["em_min"] == pytest.approx(HC_EV_M / want["energy_max"], rel=1e-6)
-        assert row["em_max"] == pytest.approx(HC_EV_M / want["energy_min"], rel=1e-6)
+        # ivoa.obscore stores wavelengths as float4 (relative precision 6e-8);
+        # abs=0: they are ~1e-20 m, far below approx's default abs of 1e-12
+        assert row["em_min"] == pytest.approx(HC_EV_M / want["energy_max"], rel=1e-6, abs=0)
+        assert row["em_max"] == pytest.approx(HC_EV_M / want["energy_min"], rel=1e-6, abs=0)
 
 
 def test_obs_index_uses_gadf_index_for_missing_columns(tap):

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 import pyvo
 import yaml
+from astropy import constants as const
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.io import fits, votable
@@ -33,6 +34,8 @@ from dachs_support import cutout_endpoint, make_service
 from hess_dr_dev import synthetic as synth
 
 HAWC_GTIS = 20000
+# h c from CODATA via astropy (never the service's own constant): lambda = hc / E.
+HC_EV_M = (const.h * const.c).to_value(u.eV * u.m)
 UNCONFIGURED = "fermi-unconfigured"
 
 #: analysis_mode each family must get (None: the files do not say).
@@ -177,9 +180,12 @@ def test_identity_times_energies(families, obscore, name):
         else:
             assert row["energy_min"] == pytest.approx(expected["energy_min"], rel=1e-9)
             assert row["energy_max"] == pytest.approx(expected["energy_max"], rel=1e-9)
-            # ObsCore wavelengths, float4 in the view
-            assert row["em_min"] == pytest.approx(1.239841984332e-6 / expected["energy_max"],
-                                                  rel=1e-6)
+            # ObsCore wavelengths, float4 in the view (relative precision 6e-8);
+            # abs=0: they are ~1e-20 m, far below approx's default abs of 1e-12
+            assert row["em_min"] == pytest.approx(HC_EV_M / expected["energy_max"],
+                                                  rel=1e-6, abs=0)
+            assert row["em_max"] == pytest.approx(HC_EV_M / expected["energy_min"],
+                                                  rel=1e-6, abs=0)
         mode = ANALYSIS_MODE[name]
         if mode is None:
             assert _null(row["analysis_mode"])

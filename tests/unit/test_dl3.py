@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from astropy import constants as const
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
@@ -17,7 +18,8 @@ from hess_dr_dev import synthetic as synth
 from unit_support import SAMPLE_DIR, make_collection
 from hess_dr import dl3, rows
 
-HC_EV_M = 1.239841984332e-6
+# h c from CODATA via astropy (never the module's own constant): lambda = hc / E.
+HC_EV_M = (const.h * const.c).to_value(u.eV * u.m)
 
 # Independent numbers of the three bundled files (SUMMARY.md and the files'
 # own EVENTS tables read with plain astropy).
@@ -90,9 +92,15 @@ def test_sample_23523_starts_on_a_whole_utc_second(sample_runs):
 def test_sample_wavelengths_are_hc_over_energy(sample_runs, sample_collection, key):
     run, want = sample_runs[key], SAMPLE[key]
     row = rows.obs_row(run, sample_collection, "x")
-    # em_min comes from the highest energy
-    assert row["em_min"] == pytest.approx(HC_EV_M / (want["e_max"] * 1e12), rel=5e-6)
-    assert row["em_max"] == pytest.approx(HC_EV_M / (want["e_min"] * 1e12), rel=5e-6)
+    # em_min comes from the highest energy; abs=0: the values are ~1e-20 m and
+    # approx's default absolute tolerance (1e-12) would accept anything
+    assert row["em_min"] == pytest.approx(HC_EV_M / (want["e_max"] * 1e12), rel=5e-6, abs=0)
+    assert row["em_max"] == pytest.approx(HC_EV_M / (want["e_min"] * 1e12), rel=5e-6, abs=0)
+    # and, to float precision, astropy's spectral equivalency of the run's extremes
+    assert row["em_min"] == pytest.approx(
+        run.energy_max.to_value(u.m, equivalencies=u.spectral()), rel=1e-12, abs=0)
+    assert row["em_max"] == pytest.approx(
+        run.energy_min.to_value(u.m, equivalencies=u.spectral()), rel=1e-12, abs=0)
     assert row["em_min"] < row["em_max"]
     assert row["energy_min"] == pytest.approx(want["e_min"] * 1e12, rel=5e-6)
     assert row["energy_max"] == pytest.approx(want["e_max"] * 1e12, rel=5e-6)
@@ -335,8 +343,8 @@ def test_quirk_energies_in_mev_with_ogip_tags(tmp_path, collection):
     row = rows.obs_row(run, collection, "x")
     assert row["energy_min"] == pytest.approx(2e11)  # eV
     assert row["energy_max"] == pytest.approx(1e14)
-    assert row["em_min"] == pytest.approx(HC_EV_M / 1e14)
-    assert row["em_max"] == pytest.approx(HC_EV_M / 2e11)
+    assert row["em_min"] == pytest.approx(HC_EV_M / 1e14, rel=1e-12, abs=0)   # 1.24e-20 m
+    assert row["em_max"] == pytest.approx(HC_EV_M / 2e11, rel=1e-12, abs=0)   # 6.20e-18 m
 
 
 def test_quirk_energy_unit_only_in_eunit(tmp_path, collection):
