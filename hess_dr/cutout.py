@@ -24,10 +24,12 @@ included).  Events with NaN values fail every cut on that quantity.
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import re
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +37,9 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.time import Time, TimeDelta
 
-from . import __version__
-from .dl3 import GTI_EXTNAMES, find_hdu
+from . import __version__, fitsbytes
+from .events import (EventCache, EventsError, EventTable, hdu_piece, open_fits, read_irf_piece,
+                     stripped)
 from .soda import CutoutSpec
 
 try:  # the warning erfa gives for UTC far from the leap-second table
@@ -52,7 +55,6 @@ _TIME_KEYWORDS = ("MJDREFI", "MJDREFF", "MJDREF", "TIMESYS", "TIMEUNIT", "TIMEZE
 _STRUCTURAL = frozenset({"SIMPLE", "XTENSION", "BITPIX", "NAXIS", "PCOUNT", "GCOUNT",
                          "TFIELDS", "EXTEND", "EXTNAME", "CHECKSUM", "DATASUM", "THEAP"})
 _STRUCTURAL_PATTERN = re.compile(r"^(NAXIS\d+|T[A-Z]{3,5}\d+)$")
-_KNOWN_ENERGY_UNITS = (u.TeV, u.GeV, u.MeV, u.keV, u.eV, u.erg, u.J)
 
 
 class CutoutError(Exception):
@@ -74,28 +76,36 @@ class CutoutError(Exception):
 # public API
 # --------------------------------------------------------------------------
 
-def cutout(run, spec: CutoutSpec) -> fits.HDUList:
+def cutout(run, spec: CutoutSpec, cache: EventCache | None = None) -> fits.HDUList:
     """Return the events of ``run`` selected by ``spec``, with GTIs and IRFs.
 
     Parameters
     ----------
-    run : hess_dr.dl3.Run
-        The run (its ``path``, ``time_ref``, ``gti`` and ``irfs`` are used).
+    run : hess_dr.dl3.Run or hess_dr.stored.StoredRun
+        The run (its ``path``, ``layout``, ``time_ref``, ``gti`` and
+        ``irfs`` are used).
     spec : hess_dr.soda.CutoutSpec
         The cut; an empty spec copies every event (see
         :func:`hess_dr.products.bundle`).
+    cache : hess_dr.events.EventCache, optional
+        Where the decompressed events and IRF HDUs are kept.
 
     Returns
     -------
     astropy.io.fits.HDUList
-        PRIMARY, EVENTS, GTI and the IRF HDUs, held in memory.
+        PRIMARY, EVENTS, GTI and the IRF HDUs: :func:`cutout_bytes` opened.
 
     Raises
     ------
     CutoutError
         If a file cannot be read or lacks what the cut needs.
     """
-    return assemble(run, spec, label="cutout")
+    return fits.open(io.BytesIO(cutout_bytes(run, spec, cache)))
+
+
+def cutout_bytes(run, spec: CutoutSpec, cache: EventCache | None = None) -> bytes:
+    """The file of :func:`cutout` as FITS bytes (what the service sends)."""
+    return assemble_bytes(run, spec, label="cutout", cache=cache)
 
 
 def write_bytes(hdulist: fits.HDUList, *, compress: bool = False,
@@ -154,91 +164,142 @@ def time_window_met(run, spec: CutoutSpec) -> tuple[float, float]:
 
 
 # --------------------------------------------------------------------------
+# reading the run's file(s)
+# --------------------------------------------------------------------------
+
+class _Source:
+    """The run's event file, opened at most once, and the cache."""
+
+    def __init__(self, run, cache: EventCache | None):
+        self.run = run
+        self.path = Path(run.path)
+        self.cache = cache
+        self._open = None
+
+    def _hdus(self):
+        if self._open is None:
+            try:
+                hdus, data, _ = open_fits(self.path)
+            except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+                raise CutoutError(f"{self.path.name}: cannot read the event file ({exc})") from None
+            self._open = (hdus, data)
+        return self._open
+
+    def events(self) -> EventTable:
+        layout = self.run.layout
+        table = self.cache.load(layout) if self.cache is not None else None
+        if table is not None:
+            return table
+        hdus, _ = self._hdus()
+        try:
+            table = EventTable.from_hdulist(hdus, layout)
+        except EventsError as exc:
+            raise CutoutError(f"{self.path.name}: {exc}") from None
+        if self.cache is not None:
+            try:
+                self.cache.store(table)
+            except OSError:
+                pass  # serve without a cache
+        return table
+
+    def irf_piece(self, ref) -> bytes:
+        layout = self.run.layout
+        piece = self.cache.irf_piece(layout, ref) if self.cache is not None else None
+        if piece is not None:
+            return piece
+        if Path(ref.path) == self.path:
+            hdus, data = self._hdus()
+            try:
+                piece = hdu_piece(hdus[ref.hdu], data)
+            except KeyError:
+                raise CutoutError(f"{self.path.name}: no HDU {ref.hdu!r} ({ref.hdu_type})") from None
+        else:
+            try:
+                piece = read_irf_piece(ref)
+            except EventsError as exc:
+                raise CutoutError(str(exc)) from None
+        if self.cache is not None:
+            try:
+                self.cache.store_irf_piece(layout, ref, piece)
+            except OSError:
+                pass
+        return piece
+
+    def close(self):
+        if self._open is not None:
+            self._open[0].close()
+
+
+# --------------------------------------------------------------------------
 # assembling the output file
 # --------------------------------------------------------------------------
 
-def assemble(run, spec: CutoutSpec, *, label: str) -> fits.HDUList:
-    """Build the output file of :func:`cutout`.
+def assemble(run, spec: CutoutSpec, *, label: str,
+             cache: EventCache | None = None) -> fits.HDUList:
+    """:func:`assemble_bytes` opened as an HDU list."""
+    return fits.open(io.BytesIO(assemble_bytes(run, spec, label=label, cache=cache)))
+
+
+def assemble_bytes(run, spec: CutoutSpec, *, label: str,
+                   cache: EventCache | None = None) -> bytes:
+    """Build the output file of :func:`cutout` as FITS bytes.
+
+    The selected rows are copied as the file stores them; the IRF HDUs are
+    appended unchanged (from the cache when there); every HDU carries
+    CHECKSUM/DATASUM.
 
     Parameters
     ----------
-    run : hess_dr.dl3.Run
+    run : hess_dr.dl3.Run or hess_dr.stored.StoredRun
     spec : hess_dr.soda.CutoutSpec
     label : str
         Names the product in the HISTORY cards ('cutout', 'bundle').
-
-    Returns
-    -------
-    astropy.io.fits.HDUList
+    cache : hess_dr.events.EventCache, optional
 
     Raises
     ------
     CutoutError
         If a file cannot be read or lacks what the cut needs.
     """
-    path = Path(run.path)
+    source = _Source(run, cache)
     try:
-        with fits.open(path, memmap=False) as hdus:
-            events = _events_hdu(path, hdus)
-            primary_header = hdus[0].header.copy()
-            gti_hdu = _gti_hdu(hdus)
-            gti_header = None if gti_hdu is None else gti_hdu.header.copy()
-            n_original = 0 if events.data is None else len(events.data)
-            mask = event_mask(run, events, spec)
-            events_out = _select(events, mask)
-            energy_unit = _undocumented_energy_unit(run, events)
-            irf_hdus = _irf_hdus(run, path, hdus)
-    except (OSError, EOFError) as exc:
-        raise CutoutError(f"{path.name}: cannot read the event file ({exc})") from None
+        table = source.events()
+        mask = event_mask(run, table, spec)
+        irf_pieces = [source.irf_piece(ref) for ref in run.irfs]
+    finally:
+        source.close()
+    n_original = len(table)
+    primary_header = table.primary_header.copy()
 
+    events_header = stripped(table.header)
+    events_header["EXTNAME"] = "EVENTS"
     lo_met, hi_met = time_window_met(run, spec)
     gti_start, gti_stop = run.gti.start_met, run.gti.stop_met
     if spec.time is not None:
         gti_start, gti_stop = gti_intersection(gti_start, gti_stop, lo_met, hi_met)
-    _fill_time_keywords(events_out.header, run)
-    if energy_unit is not None:
-        _column(events_out, "ENERGY").unit = energy_unit.to_string("fits")
-        events_out.header.add_history(
-            f"ENERGY unit {energy_unit.to_string('fits')} added (from the collection configuration)")
-    gti_out = _gti_table(run, gti_header, events_out.header, gti_start, gti_stop)
+    _fill_time_keywords(events_header, run)
+    _document_energy_unit(events_header, run.layout)
+    gti_header = _gti_header(run, table.gti_header, events_header, len(gti_start))
     if spec.time is not None:
-        updates = _time_updates(run, events_out.header, gti_start, gti_stop, lo_met)
-        _apply_time_updates(events_out.header, updates, always=True)
+        updates = _time_updates(run, events_header, gti_start, gti_stop, lo_met)
+        _apply_time_updates(events_header, updates, always=True)
         _apply_time_updates(primary_header, updates, always=False)
         for key in ("TSTART", "TSTOP"):
-            if key in gti_out.header:
-                gti_out.header[key] = updates[key]
+            if key in gti_header:
+                gti_header[key] = updates[key]
 
-    _provenance(events_out.header, run, spec, label, n_original, int(mask.sum()))
+    _provenance(events_header, run, spec, label, n_original, int(mask.sum()))
     primary = _primary(primary_header, run)
-    return fits.HDUList([primary, events_out, gti_out, *_unique_names(irf_hdus)])
-
-
-def _events_hdu(path: Path, hdus) -> fits.BinTableHDU:
-    """The EVENTS table, found as the reader finds it (:func:`find_hdu`)."""
-    hdu = find_hdu(hdus, "EVENTS", ("EVENTS",))
-    if not isinstance(hdu, fits.BinTableHDU):
-        raise CutoutError(f"{path.name}: no EVENTS table")
-    return hdu
-
-
-def _gti_hdu(hdus):
-    return find_hdu(hdus, "GTI", GTI_EXTNAMES)
+    gti_rows = np.empty(len(gti_start), dtype=[("START", ">f8"), ("STOP", ">f8")])
+    gti_rows["START"], gti_rows["STOP"] = gti_start, gti_stop
+    pieces = [fitsbytes.hdu_bytes(primary.header),
+              table.selected_hdu(events_header, mask),
+              fitsbytes.hdu_bytes(gti_header, gti_rows.tobytes())]
+    return b"".join(pieces + _unique_names(irf_pieces, [ref.hdu for ref in run.irfs]))
 
 
 def _column(hdu: fits.BinTableHDU, name: str):
     return next((c for c in hdu.columns if c.name.upper() == name), None)
-
-
-def _select(events: fits.BinTableHDU, mask: np.ndarray) -> fits.BinTableHDU:
-    """A new EVENTS HDU holding the masked rows, the header copied."""
-    header = _strip_checksums(events.header.copy())
-    if events.data is None or len(events.data) == 0:
-        hdu = fits.BinTableHDU.from_columns(events.columns, nrows=0, header=header)
-    else:
-        hdu = fits.BinTableHDU(data=events.data[mask], header=header)
-    hdu.name = "EVENTS"
-    return hdu
 
 
 def _strip_checksums(header: fits.Header) -> fits.Header:
@@ -247,20 +308,38 @@ def _strip_checksums(header: fits.Header) -> fits.Header:
     return header
 
 
+def _document_energy_unit(header: fits.Header, layout) -> None:
+    """Write the ENERGY unit into an output EVENTS header whose file did not
+    state it there (neither TUNIT nor EVENTS EUNIT): the unit the reader
+    decided, so that the output file says it."""
+    if layout.energy_unit_from in ("TUNIT", "EUNIT"):
+        return
+    name = layout.column("ENERGY")
+    number = next((key[5:] for key, value in header.items()
+                   if key.startswith("TTYPE") and str(value).strip() == name), None)
+    if number is None:
+        return
+    unit = u.Unit(layout.energy_unit).to_string("fits")
+    header.set(f"TUNIT{number}", unit, "physical unit of field", after=f"TFORM{number}")
+    origin = {"configuration": "the collection configuration",
+              "PRIMARY EUNIT": "EUNIT of the PRIMARY header",
+              "obs-index": "the obs-index"}.get(layout.energy_unit_from, layout.energy_unit_from)
+    header.add_history(f"ENERGY unit {unit} added (from {origin})")
+
+
 # --------------------------------------------------------------------------
 # selecting events
 # --------------------------------------------------------------------------
 
-def event_mask(run, events: fits.BinTableHDU, spec: CutoutSpec) -> np.ndarray:
+def event_mask(run, events: EventTable, spec: CutoutSpec) -> np.ndarray:
     """Boolean mask of the rows of ``events`` that pass every cut of ``spec``.
 
     Parameters
     ----------
-    run : hess_dr.dl3.Run
-        Supplies the time reference (and the energy unit when the file
-        states none).
-    events : astropy.io.fits.BinTableHDU
-        The run's EVENTS table.
+    run : hess_dr.dl3.Run or hess_dr.stored.StoredRun
+        Supplies the time reference.
+    events : hess_dr.events.EventTable
+        The run's events, read as its layout says (energy unit included).
     spec : hess_dr.soda.CutoutSpec
 
     Returns
@@ -268,85 +347,26 @@ def event_mask(run, events: fits.BinTableHDU, spec: CutoutSpec) -> np.ndarray:
     numpy.ndarray
         One bool per row; bounds are inclusive, NaN values never pass.
     """
-    n = 0 if events.data is None else len(events.data)
+    n = len(events)
     mask = np.ones(n, dtype=bool)
     if n == 0:
         return mask
-    if spec.energy is not None:
-        energy, unit = _energy_values(run, events)
-        lo, hi = (bound.to_value(unit) for bound in spec.energy)
-        mask &= (energy >= lo) & (energy <= hi)
-    if spec.time is not None:
-        lo, hi = time_window_met(run, spec)
-        time = _numeric_column(run, events, "TIME")
-        mask &= (time >= lo) & (time <= hi)
-    if spec.region is not None:
-        ra, dec = (_angle_values(run, events, name) for name in ("RA", "DEC"))
-        mask &= spec.region.contains(ra, dec)
+    try:
+        if spec.energy is not None:
+            energy = events.values("ENERGY")
+            unit = events.energy_unit()
+            lo, hi = (bound.to_value(unit) for bound in spec.energy)
+            mask &= (energy >= lo) & (energy <= hi)
+        if spec.time is not None:
+            lo, hi = time_window_met(run, spec)
+            time = events.values("TIME")
+            mask &= (time >= lo) & (time <= hi)
+        if spec.region is not None:
+            ra, dec = events.values("RA"), events.values("DEC")
+            mask &= spec.region.contains(ra, dec)
+    except EventsError as exc:
+        raise CutoutError(f"{Path(run.path).name}: {exc}", exc.http_status) from None
     return mask
-
-
-def _numeric_column(run, events, name: str) -> np.ndarray:
-    column = _column(events, name)
-    if column is None:
-        raise CutoutError(f"{Path(run.path).name}: EVENTS table has no {name} column", 400)
-    values = np.asarray(events.data[column.name])
-    if values.dtype.kind not in "iuf":
-        raise CutoutError(f"{Path(run.path).name}: {name} column is not numeric")
-    return values.astype(float)
-
-
-def _angle_values(run, events, name: str) -> np.ndarray:
-    """RA or DEC in degrees (the column's TUNIT, degrees when absent)."""
-    values = _numeric_column(run, events, name)
-    unit_name = (_column(events, name).unit or "deg").strip() or "deg"
-    try:
-        return (values * u.Unit(unit_name)).to_value(u.deg)
-    except (ValueError, u.UnitConversionError):
-        raise CutoutError(f"{Path(run.path).name}: {name} unit {unit_name!r} is not an angle") from None
-
-
-def _energy_values(run, events) -> tuple[np.ndarray, u.UnitBase]:
-    """ENERGY column values and their unit (TUNIT, else EUNIT, else the
-    unit that reproduces the run's energy range, for files whose unit came
-    from the collection configuration)."""
-    values = _numeric_column(run, events, "ENERGY")
-    unit_name = (_column(events, "ENERGY").unit or "").strip() \
-        or str(events.header.get("EUNIT", "") or "").strip()
-    if unit_name:
-        try:
-            unit = u.Unit(unit_name)
-            unit.to(u.TeV)
-            return values, unit
-        except (ValueError, u.UnitConversionError):
-            raise CutoutError(f"{Path(run.path).name}: ENERGY unit {unit_name!r} is not an energy") from None
-    return values, _inferred_energy_unit(run, values)
-
-
-def _undocumented_energy_unit(run, events: fits.BinTableHDU) -> u.UnitBase | None:
-    """The unit of an ENERGY column that has neither TUNIT nor EUNIT (the
-    collection's configured unit, found from the run's energy range), so
-    that the output file can say it; None when the file says it already."""
-    column = _column(events, "ENERGY")
-    if column is None or (column.unit or "").strip() or str(events.header.get("EUNIT", "")).strip():
-        return None
-    if events.data is None or len(events.data) == 0:
-        return None
-    try:
-        return _energy_values(run, events)[1]
-    except CutoutError:
-        return None
-
-
-def _inferred_energy_unit(run, values: np.ndarray) -> u.UnitBase:
-    finite = values[np.isfinite(values) & (values > 0)]
-    if run.energy_min is None or len(finite) == 0:
-        return u.TeV
-    ratio = run.energy_min.to_value(u.TeV) / float(finite.min())
-    for unit in _KNOWN_ENERGY_UNITS:
-        if np.isclose(unit.to(u.TeV), ratio, rtol=1e-6):
-            return unit
-    raise CutoutError(f"{Path(run.path).name}: cannot tell the ENERGY unit (no TUNIT, no EUNIT)")
 
 
 # --------------------------------------------------------------------------
@@ -374,25 +394,32 @@ def _fill_time_keywords(header: fits.Header, run) -> None:
             header[key] = values[key]
 
 
-def _gti_table(run, original_header, events_header, start, stop) -> fits.BinTableHDU:
-    """GTI HDU in the EVENTS time reference (original non-column cards kept)."""
-    unit = run.time_ref.unit.to_string("fits")
-    hdu = fits.BinTableHDU.from_columns([
-        fits.Column("START", "D", unit=unit, array=np.asarray(start, float)),
-        fits.Column("STOP", "D", unit=unit, array=np.asarray(stop, float))], name="GTI")
+@functools.lru_cache(maxsize=16)
+def _gti_template(unit: str) -> fits.Header:
+    """Header of an empty two-column (START, STOP) GTI table."""
+    return fits.BinTableHDU.from_columns([
+        fits.Column("START", "D", unit=unit, array=np.zeros(0)),
+        fits.Column("STOP", "D", unit=unit, array=np.zeros(0))], name="GTI").header
+
+
+def _gti_header(run, original_header, events_header, n_rows: int) -> fits.Header:
+    """GTI header in the EVENTS time reference (original non-column cards
+    kept) for a table of ``n_rows`` START/STOP rows (float64)."""
+    header = _gti_template(run.time_ref.unit.to_string("fits")).copy()
+    header["NAXIS2"] = n_rows
     if original_header is None:
-        hdu.header.update({"HDUCLASS": "GADF", "HDUDOC": GADF_DOC, "HDUVERS": "0.2",
-                           "HDUCLAS1": "GTI"})
+        header.update({"HDUCLASS": "GADF", "HDUDOC": GADF_DOC, "HDUVERS": "0.2",
+                       "HDUCLAS1": "GTI"})
     else:
-        _copy_cards(original_header, hdu.header)
+        _copy_cards(original_header, header)
     for key in _TIME_KEYWORDS:
-        hdu.header.remove(key, ignore_missing=True, remove_all=True)
+        header.remove(key, ignore_missing=True, remove_all=True)
         if key in events_header:
-            hdu.header[key] = events_header[key]
+            header[key] = events_header[key]
     if original_header is None or "TIMEREF" not in original_header:
         if "TIMEREF" in events_header:
-            hdu.header["TIMEREF"] = events_header["TIMEREF"]
-    return hdu
+            header["TIMEREF"] = events_header["TIMEREF"]
+    return header
 
 
 def _copy_cards(source: fits.Header, target: fits.Header) -> None:
@@ -516,17 +543,6 @@ def _primary(header: fits.Header, run) -> fits.PrimaryHDU:
     return fits.PrimaryHDU(header=header)
 
 
-def _irf_hdus(run, path: Path, hdus) -> list:
-    """Copies of the run's IRF HDUs, in the order of ``run.irfs``."""
-    copies = []
-    for ref in run.irfs:
-        if Path(ref.path) == path:
-            copies.append(_copy_hdu(hdus, ref, path))
-        else:
-            copies.append(read_irf_hdu(ref))
-    return copies
-
-
 def read_irf_hdu(ref) -> fits.BinTableHDU:
     """A copy of the IRF HDU an :class:`~hess_dr.index.HduRef` points to.
 
@@ -535,32 +551,31 @@ def read_irf_hdu(ref) -> fits.BinTableHDU:
     CutoutError
         If its file cannot be read or lacks the HDU.
     """
-    path = Path(ref.path)
     try:
-        with fits.open(path, memmap=False) as hdus:
-            return _copy_hdu(hdus, ref, path)
-    except (OSError, EOFError) as exc:
-        raise CutoutError(f"{path.name}: cannot read the IRF file ({exc})") from None
-
-
-def _copy_hdu(hdus, ref, path: Path):
-    try:
-        hdu = hdus[ref.hdu]
-    except KeyError:
-        raise CutoutError(f"{path.name}: no HDU {ref.hdu!r} ({ref.hdu_type})") from None
-    copy = hdu.copy()
+        piece = read_irf_piece(ref)
+    except EventsError as exc:
+        raise CutoutError(str(exc)) from None
+    primary = fitsbytes.hdu_bytes(fits.PrimaryHDU().header, checksum=False)
+    with fits.open(io.BytesIO(primary + piece)) as hdus:
+        hdu = hdus[1]
+        hdu.data  # noqa: B018 -- read before the file closes
+        copy = hdu.copy()
     _strip_checksums(copy.header)
     return copy
 
 
-def _unique_names(hdus: list) -> list:
+def _unique_names(pieces: list, names: list) -> list:
     """Give HDUs sharing an EXTNAME increasing EXTVERs (readers pick by name)."""
     seen = {"PRIMARY": 1, "EVENTS": 1, "GTI": 1}
-    for hdu in hdus:
-        name = str(hdu.name).upper()
+    out = []
+    for piece, name in zip(pieces, names):
+        name = str(name).strip().upper()
         if name in seen:
             seen[name] += 1
-            hdu.ver = seen[name]
+            header, data = fitsbytes.split_hdu(piece)
+            header["EXTVER"] = seen[name]
+            piece = fitsbytes.hdu_bytes(header, data)
         else:
             seen[name] = 1
-    return hdus
+        out.append(piece)
+    return out

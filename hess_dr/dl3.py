@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gzip
+import io
 import math
 import os
 import re
@@ -24,8 +25,10 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.time import Time
 
+from . import events as event_table
 from . import index as gadf_index
 from .config import Collection
+from .layout import QUANTITIES, FileStamp, Layout
 from .timeref import (TIME_KEYWORDS, RunTimes, TimeReference, TimeRefError,
                       convert_together, time_reference)
 from .values import finite_float as _float
@@ -193,6 +196,10 @@ class Run:
     #: 'ogip' for OGIP event files (EVENTS HDUCLASS 'OGIP', e.g. Fermi FT1),
     #: else 'gadf'
     data_format: str = "gadf"
+    #: Where the events, GTIs and IRFs are, the energy unit and the time
+    #: reference, as this reader decided (stored at import; what serving
+    #: code reads the file by)
+    layout: Layout | None = None
 
     @property
     def t_start(self) -> Time:
@@ -252,7 +259,8 @@ class _Lookup:
 
 
 def read_run(path: str | os.PathLike, collection: Collection, *,
-             resolve_psf: bool = True, convert_times: bool = True) -> Run:
+             resolve_psf: bool = True, convert_times: bool = True,
+             cache: event_table.EventCache | None = None) -> Run:
     """Read an event list into a :class:`Run`.
 
     Parameters
@@ -268,6 +276,9 @@ def read_run(path: str | os.PathLike, collection: Collection, *,
         Convert the run's times to absolute times (and raise DL3Error for
         absurd dates).  An importer reading many files passes False and
         converts them together with :func:`convert_times_of`.
+    cache : hess_dr.events.EventCache, optional
+        Store the decompressed events, headers and IRF HDUs there (the
+        import does, so that cutouts need not decompress the file).
 
     Raises
     ------
@@ -287,9 +298,15 @@ def read_run(path: str | os.PathLike, collection: Collection, *,
     if file_size == 0:
         raise DL3Error(path, "empty file (0 bytes)")
     try:
-        with fits.open(path, memmap=False, lazy_load_hdus=False) as hdus:
-            _check_complete(path, hdus)
-            run = _read_open_file(path, file_size, hdus, collection, resolve_psf)
+        hdus, data, stamp = _open(path)
+        with hdus:
+            _check_complete(path, hdus, data)
+            run = _read_open_file(path, file_size, hdus, collection, resolve_psf, stamp)
+            if cache is not None:
+                try:
+                    event_table.fill_cache(cache, hdus, data, run.layout)
+                except (OSError, ValueError, event_table.EventsError):
+                    pass  # an optimisation only: serving rebuilds a missing entry
     except DL3Error:
         raise
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
@@ -302,6 +319,21 @@ def read_run(path: str | os.PathLike, collection: Collection, *,
         if error is not None:
             raise error
     return run
+
+
+def _open(path: Path):
+    """The file's HDUs (decompressed in memory, read once), its bytes and stamp."""
+    with open(path, "rb") as f:
+        head = f.read(2)
+    try:
+        data, stamp = event_table.read_file_bytes(path)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        if head == b"\x1f\x8b":
+            raise DL3Error(path, f"truncated or corrupt gzip stream: {exc}") from None
+        raise
+    if data is None:  # a very large file: astropy streams it
+        return fits.open(path, memmap=False, lazy_load_hdus=False), None, stamp
+    return fits.open(io.BytesIO(data), memmap=False, lazy_load_hdus=False), data, stamp
 
 
 def convert_times_of(runs: list[Run]) -> list[DL3Error | None]:
@@ -322,18 +354,23 @@ def convert_times_of(runs: list[Run]) -> list[DL3Error | None]:
             for run, exc in zip(runs, errors)]
 
 
-def _check_complete(path: Path, hdus) -> None:
+def _check_complete(path: Path, hdus, data: bytes | None = None) -> None:
     """Raise DL3Error for a truncated file (an interrupted copy or download).
 
-    astropy silently stops at a truncated gzip stream and only warns about
-    a short plain file, returning fewer or partial HDUs; both would publish
-    a run with missing IRFs or events.
+    astropy silently stops at a truncated stream and only warns about a
+    short file, returning fewer or partial HDUs; both would publish a run
+    with missing IRFs or events.  ``data``: the decompressed file, when
+    read into memory (a truncated gzip stream has failed already).
     """
     # Where the last HDU ends, padded to whole FITS blocks.  (HDUList.fileinfo
     # says the same but costs ~5 ms per file, a third of a small run's import.)
     last = hdus[-1]
     end = last._data_offset + last._data_size
     expected = end + (-end % 2880)
+    if data is not None:
+        if len(data) < expected:
+            raise DL3Error(path, f"truncated FITS file: {len(data)} bytes, its HDUs need {expected}")
+        return
     with open(path, "rb") as f:
         compressed = f.read(2) == b"\x1f\x8b"
         if compressed:
@@ -359,20 +396,89 @@ def _check_complete(path: Path, hdus) -> None:
 def find_hdu(hdus, hduclas1: str, extnames: tuple):
     """The first extension with this HDUCLAS1, else the first with one of
     these EXTNAMEs (files without HDUCLASS tags), else None."""
-    for hdu in hdus[1:]:
-        if str(hdu.header.get("HDUCLAS1", "")).strip().upper() == hduclas1:
-            return hdu
-    for hdu in hdus[1:]:
-        if str(hdu.header.get("EXTNAME", "")).strip().upper() in extnames:
-            return hdu
+    position = find_hdu_index(hdus, hduclas1, extnames)
+    return None if position is None else hdus[position]
+
+
+def find_hdu_index(hdus, hduclas1: str, extnames: tuple) -> int | None:
+    """Position of the HDU :func:`find_hdu` finds, or None."""
+    for position, hdu in enumerate(hdus):
+        if position and str(hdu.header.get("HDUCLAS1", "")).strip().upper() == hduclas1:
+            return position
+    for position, hdu in enumerate(hdus):
+        if position and str(hdu.header.get("EXTNAME", "")).strip().upper() in extnames:
+            return position
     return None
 
 
+#: EXTNAMEs of EVENTS tables in files without HDUCLASS tags.
+EVENTS_EXTNAMES = ("EVENTS",)
+
+
+def find_events_hdu(hdus):
+    """The EVENTS table of an open file (the reader's rule), or None."""
+    return find_hdu(hdus, "EVENTS", EVENTS_EXTNAMES)
+
+
+def find_gti_hdu(hdus):
+    """The GTI table of an open file (the reader's rule), or None."""
+    return find_hdu(hdus, "GTI", GTI_EXTNAMES)
+
+
+def irf_type(header) -> str | None:
+    """The GADF HDU type (:data:`IRF_TYPES`) of an IRF HDU, or None.
+
+    Tagged HDUs (``HDUCLAS1 = 'RESPONSE'``) by HDUCLAS2; HDUs of files
+    without HDUCLASS tags by EXTNAME (:data:`EXTNAME_TO_TYPE`).
+    """
+    clas1 = str(header.get("HDUCLAS1", "")).strip().upper()
+    if clas1 == "RESPONSE":
+        return HDUCLAS2_TO_TYPE.get(str(header.get("HDUCLAS2", "")).strip().upper())
+    if "HDUCLAS1" not in header:
+        return EXTNAME_TO_TYPE.get(str(header.get("EXTNAME", "")).strip().upper())
+    return None
+
+
+# HDU_CLASS of an IRF without HDUCLAS4 (GADF's most common class per type)
+_DEFAULT_CLASSES = {"aeff": "aeff_2d", "edisp": "edisp_2d", "psf": "psf_table",
+                    "bkg": "bkg_3d", "rad_max": "rad_max_2d"}
+
+
+def hdu_class(hdu, hdu_type: str) -> str:
+    """GADF HDU_CLASS of an IRF HDU: HDUCLAS4 in lower case, else told by
+    its columns (PSF: SIGMA_1 a triple Gaussian, GAMMA a King profile;
+    background: THETA_LO bkg_2d), else the type's usual class."""
+    value = str(hdu.header.get("HDUCLAS4", "")).strip().lower()
+    if value:
+        return value
+    names = {n.upper() for n in hdu.columns.names} if hasattr(hdu, "columns") else set()
+    if hdu_type == "psf":
+        if "SIGMA_1" in names:
+            return "psf_3gauss"
+        if "GAMMA" in names:
+            return "psf_king"
+    if hdu_type == "bkg" and "THETA_LO" in names:
+        return "bkg_2d"
+    return _DEFAULT_CLASSES[hdu_type]
+
+
+def response_hdus(hdus) -> dict:
+    """{hdu_type: (EXTNAME, HDU_CLASS)} of the IRF HDUs of an open file
+    (the first of each type), by :func:`irf_type` and :func:`hdu_class`."""
+    found = {}
+    for hdu in hdus[1:]:
+        hdu_type = irf_type(hdu.header)
+        if hdu_type and hdu_type not in found:
+            found[hdu_type] = (str(hdu.name), hdu_class(hdu, hdu_type))
+    return found
+
+
 def _read_open_file(path: Path, file_size: int, hdus, collection: Collection,
-                    resolve_psf: bool = True) -> Run:
+                    resolve_psf: bool = True, stamp: FileStamp | None = None) -> Run:
     if path.name in gadf_index.INDEX_FILE_NAMES:
         raise NotAnEventList(path, "GADF index file, not an event list (used for metadata)")
-    events = find_hdu(hdus, "EVENTS", ("EVENTS",))
+    events_position = find_hdu_index(hdus, "EVENTS", EVENTS_EXTNAMES)
+    events = None if events_position is None else hdus[events_position]
     if events is None or not isinstance(events, fits.BinTableHDU):
         names = ", ".join(str(h.name) for h in hdus)
         raise NotAnEventList(path, f"no EVENTS table (HDUs: {names})")
@@ -386,17 +492,24 @@ def _read_open_file(path: Path, file_size: int, hdus, collection: Collection,
     obs_row = indexes.obs_row(obs_id)
     look = _Lookup(header, hdus[0].header, obs_row, collection)
 
-    columns = {name.upper() for name in events.columns.names}
+    columns = {}
+    for column in events.columns:
+        quantity = column.name.upper()
+        if quantity in QUANTITIES and quantity not in columns:
+            columns[quantity] = (column.name, _text(column.unit))
     for required in ("TIME", "ENERGY"):
         if required not in columns:
             raise DL3Error(path, f"EVENTS table has no {required} column")
 
+    time_keywords = _merged_time_header(header, look)
+    if _text(time_keywords.get("TIMESYS")) is None and collection.default("timesys"):
+        time_keywords["TIMESYS"] = collection.default("timesys")
     try:
-        time_ref = time_reference(_merged_time_header(header, look),
-                                  default_timesys=collection.default("timesys"))
+        time_ref = time_reference(time_keywords)
     except TimeRefError as exc:
         raise DL3Error(path, f"EVENTS header: {exc}") from None
 
+    gti_position = find_hdu_index(hdus, "GTI", GTI_EXTNAMES)
     gti_met = _read_gti(path, hdus, time_ref, collection, problems)
     tstart, tstop = _float(look.get("TSTART")), _float(look.get("TSTOP"))
     if tstart is None or tstop is None:
@@ -417,7 +530,14 @@ def _read_open_file(path: Path, file_size: int, hdus, collection: Collection,
                      gti_stop=gti_met[1])
     gti = GTI(start_met=gti_met[0], stop_met=gti_met[1], times=times)
 
-    energy_min, energy_max, event_count = _energy_range(path, events, look, problems)
+    energy_unit, energy_unit_from = _energy_unit(path, events, hdus[0].header, obs_row, look)
+    layout = Layout(events_hdu=events_position, gti_hdu=gti_position, columns=columns,
+                    energy_unit=energy_unit, energy_unit_from=energy_unit_from,
+                    time_keywords=_jsonable(time_keywords),
+                    data_format=("ogip" if (_text(header.get("HDUCLASS")) or "").upper() == "OGIP"
+                                 else "gadf"), stamp=stamp)
+    table = event_table.EventTable.from_hdulist(hdus, layout)
+    energy_min, energy_max, event_count = _energy_range(path, table, problems)
 
     ontime = _float(look.get("ONTIME"))
     if ontime is None:
@@ -450,17 +570,19 @@ def _read_open_file(path: Path, file_size: int, hdus, collection: Collection,
     date_obs, time_obs = _date_time(look.get("DATE-OBS", "DATE_OBS"), look.get("TIME-OBS", "TIME_OBS"))
     date_end, time_end = _date_time(look.get("DATE-END", "DATE_END"), look.get("TIME-END", "TIME_END"))
 
-    irfs, irf_headers = _find_irfs(path, hdus, indexes, obs_id, problems)
+    irfs, irf_headers, irf_stamps = _find_irfs(path, hdus, indexes, obs_id, problems)
+    layout = dataclasses.replace(layout, irfs=irfs, irf_stamps=irf_stamps)
     containment = _irf_containment(irfs, irf_headers)
     safe_lo, safe_hi = _safe_energies(obs_row, irfs, irf_headers)
-    psf_radius, psf_energy, psf_offset = (_psf_resolution(irfs, collection, problems)
+    psf_radius, psf_energy, psf_offset = (_psf_resolution(irfs, collection, problems,
+                                                          hdus, path)
                                           if resolve_psf else (None, None, None))
 
     altitude = _altitude(look, (header, hdus[0].header), collection, problems)
 
     footprint = None
     if ra_pnt is None and dec_pnt is None:
-        footprint = _survey_footprint(path, events, header, collection, problems)
+        footprint = _survey_footprint(path, table, header, collection, problems)
     elif ra_pnt is None or dec_pnt is None:
         problems.append("incomplete pointing (only one of RA_PNT/DEC_PNT): no s_region")
 
@@ -489,7 +611,7 @@ def _read_open_file(path: Path, file_size: int, hdus, collection: Collection,
         irfs=irfs, irf_containment=containment,
         psf_radius=psf_radius, psf_ref_energy=psf_energy, psf_ref_offset=psf_offset,
         problems=tuple(problems), footprint=footprint,
-        data_format="ogip" if (_text(header.get("HDUCLASS")) or "").upper() == "OGIP" else "gadf",
+        data_format=layout.data_format, layout=layout,
     )
 
 
@@ -592,19 +714,18 @@ def _dss_roi(header) -> Footprint | None:
     return None
 
 
-def _survey_footprint(path, events, header, collection: Collection, problems):
+def _survey_footprint(path, table, header, collection: Collection, problems):
     """The sky region of a run without a pointing (see :class:`Footprint`)."""
     roi = _dss_roi(header)
     if roi is not None:
         return roi
     if collection.survey_region != "events":
         return None
-    columns = {c.name.upper(): c for c in events.columns}
-    if events.data is None or len(events.data) == 0 or "RA" not in columns or "DEC" not in columns:
+    if len(table) == 0 or not (table.has("RA") and table.has("DEC")):
         return None
     try:
-        ra, dec = (_degrees(events.data[columns[n].name], columns[n].unit) for n in ("RA", "DEC"))
-    except (ValueError, TypeError, u.UnitConversionError):
+        ra, dec = table.values("RA"), table.values("DEC")
+    except event_table.EventsError:
         problems.append("RA/DEC columns unusable: no s_region")
         return None
     good = np.isfinite(ra) & np.isfinite(dec)
@@ -623,12 +744,18 @@ def _survey_footprint(path, events, header, collection: Collection, problems):
     return Footprint(centre_ra, centre_dec, max(radius, MIN_FOOTPRINT_RADIUS), "events")
 
 
-def _degrees(values, unit_name) -> np.ndarray:
-    values = np.asarray(values)
-    if values.dtype.kind not in "iuf":
-        raise ValueError("not numeric")
-    unit = u.Unit((unit_name or "deg").strip() or "deg")
-    return (values.astype(float) * unit).to_value(u.deg)
+def _jsonable(values: dict) -> dict:
+    """Header values as JSON can hold them (numbers, text, booleans, None)."""
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, float) and not math.isfinite(value):
+            value = str(value)
+        if value is not None and not isinstance(value, (bool, int, float, str)):
+            value = str(value)
+        out[key] = value
+    return out
 
 
 def _merged_time_header(header, look: _Lookup) -> dict:
@@ -670,10 +797,19 @@ def _read_gti(path, hdus, events_ref: TimeReference, collection, problems):
     return start[order], stop[order]
 
 
-def _energy_range(path, events, look: _Lookup, problems):
-    """Event count and (min, max) energy as Quantities (None when no events)."""
+def _energy_unit(path, events, primary_header, obs_row: dict, look: _Lookup) -> tuple[str, str]:
+    """The unit of the ENERGY column values and where it comes from: its
+    TUNIT, else EUNIT (EVENTS header, PRIMARY header, obs-index), else the
+    configured ``energy_unit``."""
     column = next(c for c in events.columns if c.name.upper() == "ENERGY")
-    unit_name = _text(column.unit) or _text(look.get("EUNIT")) or look.collection.default("energy_unit")
+    candidates = ((_text(column.unit), "TUNIT"),
+                  (_text(events.header.get("EUNIT")), "EUNIT"),
+                  (_text(primary_header.get("EUNIT")), "PRIMARY EUNIT"),
+                  (_text(obs_row.get("eunit")), "obs-index"),
+                  (_text(look.collection.default("EUNIT"))
+                   or _text(look.collection.default("energy_unit")), "configuration"))
+    unit_name, origin = next(((name, origin) for name, origin in candidates if name),
+                             (None, None))
     if unit_name is None:
         raise DL3Error(path, "ENERGY column has no unit (TUNIT, EUNIT) and none is configured")
     try:
@@ -681,19 +817,24 @@ def _energy_range(path, events, look: _Lookup, problems):
         unit.to(u.eV)
     except (ValueError, u.UnitConversionError):
         raise DL3Error(path, f"ENERGY unit {unit_name!r} is not an energy unit") from None
-    data = events.data
-    count = 0 if data is None else len(data)
+    return unit_name, origin
+
+
+def _energy_range(path, table, problems):
+    """Event count and (min, max) energy as Quantities (None when no events)."""
+    count = len(table)
     if count == 0:
         return None, None, 0
-    raw = np.asarray(data[column.name])
-    if raw.dtype.kind not in "iuf":
-        raise DL3Error(path, f"ENERGY column is not numeric (TFORM {column.format})")
-    energy = raw.astype(float)
+    try:
+        energy = table.values("ENERGY")
+    except event_table.EventsError as exc:
+        raise DL3Error(path, str(exc)) from None
     finite = np.isfinite(energy) & (energy > 0)
     if not finite.any():
         raise DL3Error(path, f"no event has a finite, positive ENERGY ({count} events)")
     if not finite.all():
         problems.append(f"{int((~finite).sum())} events with non-finite or non-positive ENERGY ignored for the energy range")
+    unit = table.energy_unit()
     return (float(energy[finite].min()) * unit).to(u.TeV), (float(energy[finite].max()) * unit).to(u.TeV), count
 
 
@@ -709,26 +850,24 @@ def _date_time(date, time) -> tuple[str | None, str | None]:
 def _find_irfs(path: Path, hdus, indexes, obs_id: str, problems) -> tuple:
     """IRFs in the event file itself, completed by hdu-index entries.
 
-    Returns the IRFs (``HduRef`` tuple) and {hdu_type: header} of each.
+    Returns the IRFs (``HduRef`` tuple, :data:`IRF_TYPES` order), {hdu_type:
+    header} of each and {path: FileStamp} of the separate files they are in.
     An IRF the hdu-index names in a file that is missing, unreadable or
     lacks the HDU is left out, with a problem naming the hdu-index.
     """
-    found, headers = {}, {}
+    found, headers, stamps = {}, {}, {}
     for hdu in hdus[1:]:
         header = hdu.header
-        hdu_type = None
-        if str(header.get("HDUCLAS1", "")).strip().upper() == "RESPONSE":
-            hdu_type = HDUCLAS2_TO_TYPE.get(str(header.get("HDUCLAS2", "")).strip().upper())
-        elif "HDUCLAS1" not in header:
-            hdu_type = EXTNAME_TO_TYPE.get(str(header.get("EXTNAME", "")).strip().upper())
+        hdu_type = irf_type(header)
         if hdu_type and hdu_type not in found:
             found[hdu_type] = gadf_index.HduRef(
-                hdu_type=hdu_type, hdu_class=str(header.get("HDUCLAS4", "")).strip().lower(),
-                path=path, hdu=str(hdu.name))
+                hdu_type=hdu_type, hdu_class=hdu_class(hdu, hdu_type), path=path,
+                hdu=str(hdu.name))
             headers[hdu_type] = header
     for ref in indexes.irfs(obs_id):
         if ref.hdu_type not in IRF_TYPES or ref.hdu_type in found:
             continue
+        stamp = None
         if ref.path == path:
             try:
                 header = hdus[ref.hdu].header
@@ -736,31 +875,35 @@ def _find_irfs(path: Path, hdus, indexes, obs_id: str, problems) -> tuple:
                 header = None
             reason = f"no HDU {ref.hdu!r} in the event file"
         else:
-            header, reason = _external_header(ref)
+            header, reason, stamp = _external_header(ref)
         if header is None:
             problems.append(f"hdu-index {indexes.hdu_index_path}: {ref.hdu_type} IRF of"
                             f" OBS_ID {obs_id} ignored: {ref.path}: {reason}")
             continue
         found[ref.hdu_type] = ref
         headers[ref.hdu_type] = header
+        if stamp is not None:
+            stamps[os.path.abspath(ref.path)] = stamp
     irfs = tuple(found[t] for t in IRF_TYPES if t in found)
-    return irfs, headers
+    return irfs, headers, {p: st for p, st in stamps.items()
+                           if any(os.path.abspath(r.path) == p for r in irfs)}
 
 
 def _external_header(ref) -> tuple:
-    """(header, None) of an IRF HDU in another file, or (None, reason)."""
+    """(header, None, FileStamp) of an IRF HDU in another file, or (None,
+    reason, None)."""
     try:
-        stamp = os.stat(ref.path).st_mtime_ns
+        status = os.stat(ref.path)
     except OSError as exc:
-        return None, f"cannot read file: {exc.strerror}"
+        return None, f"cannot read file: {exc.strerror}", None
     try:
-        headers = _file_headers(str(ref.path), stamp)
+        headers = _file_headers(str(ref.path), status.st_mtime_ns)
     except (OSError, EOFError, ValueError, zlib.error, gzip.BadGzipFile) as exc:
-        return None, f"not a readable FITS file: {exc}"
+        return None, f"not a readable FITS file: {exc}", None
     header = headers.get(ref.hdu.strip().upper())
     if header is None:
-        return None, f"no HDU {ref.hdu!r} (HDUs: {', '.join(headers) or 'none'})"
-    return header, None
+        return None, f"no HDU {ref.hdu!r} (HDUs: {', '.join(headers) or 'none'})", None
+    return header, None, FileStamp(size=status.st_size, mtime_ns=status.st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=32)
@@ -794,8 +937,9 @@ def _safe_energies(obs_row: dict, irfs, headers: dict):
     return (None if lo is None else lo * u.TeV), (None if hi is None else hi * u.TeV)
 
 
-def _psf_resolution(irfs, collection: Collection, problems):
-    """68% containment radius of the PSF at the configured reference point."""
+def _psf_resolution(irfs, collection: Collection, problems, hdus=None, path=None):
+    """68% containment radius of the PSF at the configured reference point
+    (a PSF in the event file is read from its open ``hdus``)."""
     ref = next((r for r in irfs if r.hdu_type == "psf"), None)
     energy = collection.psf_ref_energy_tev * u.TeV
     offset = collection.psf_ref_offset_deg * u.deg
@@ -803,7 +947,8 @@ def _psf_resolution(irfs, collection: Collection, problems):
         return None, None, None
     from .irf import containment_radius  # gammapy import is slow; only when needed
     try:
-        radius = containment_radius(ref, energy, offset)
+        radius = containment_radius(
+            ref, energy, offset, hdulist=hdus if Path(ref.path) == path else None)
     except Exception as exc:  # gammapy raises many types on odd IRFs
         problems.append(f"PSF in {ref.path.name}[{ref.hdu}] unusable for s_resolution: {exc}")
         return None, None, None

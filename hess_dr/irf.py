@@ -41,7 +41,7 @@ def import_gammapy(module: str = "gammapy.irf"):
         return importlib.import_module(module)
 
 
-def load_irf(ref: HduRef):
+def load_irf(ref: HduRef, hdulist=None):
     """Read one IRF HDU with the matching Gammapy class.
 
     Parameters
@@ -50,19 +50,25 @@ def load_irf(ref: HduRef):
         Where the IRF lives; its ``hdu_class`` selects the Gammapy class
         (aeff_2d, edisp_2d, psf_table, psf_3gauss, psf_king, bkg_2d, bkg_3d,
         rad_max_2d).
+    hdulist : astropy.io.fits.HDUList, optional
+        ``ref.path`` already open (the file is then not read again).
     """
     IRF_REGISTRY = import_gammapy("gammapy.irf").IRF_REGISTRY
     hdu_class = ref.hdu_class or (_DEFAULT_PSF_CLASS if ref.hdu_type == "psf" else "")
     cls = IRF_REGISTRY.get_cls(hdu_class)
+    if hdulist is not None:
+        return cls.from_hdulist(hdulist, hdu=ref.hdu)
     return cls.read(ref.path, hdu=ref.hdu)
 
 
 def containment_radius(ref: HduRef, energy: u.Quantity, offset: u.Quantity,
-                       fraction: float = 0.68) -> u.Quantity:
+                       fraction: float = 0.68, hdulist=None) -> u.Quantity:
     """Radius containing ``fraction`` of the PSF at a true energy and offset.
 
     Cached per IRF file (path, HDU, modification time) and reference point:
-    runs sharing one IRF file through an hdu-index read it once.
+    runs sharing one IRF file through an hdu-index read it once.  With
+    ``hdulist`` (``ref.path`` already open, e.g. the event file being
+    imported) the PSF is read from it, uncached.
 
     Returns
     -------
@@ -74,6 +80,8 @@ def containment_radius(ref: HduRef, energy: u.Quantity, offset: u.Quantity,
     ValueError
         If the PSF is not defined there (e.g. the energy is outside its range).
     """
+    if hdulist is not None:
+        return _containment_radius(ref, energy, offset, fraction, hdulist).to(u.arcsec)
     arcsec = _cached_containment_radius(
         ref, os.stat(ref.path).st_mtime_ns, float(energy.to_value(u.TeV)),
         float(offset.to_value(u.deg)), fraction)
@@ -88,9 +96,9 @@ def _cached_containment_radius(ref: HduRef, mtime_ns: int, energy_tev: float,
 
 
 def _containment_radius(ref: HduRef, energy: u.Quantity, offset: u.Quantity,
-                        fraction: float = 0.68) -> u.Quantity:
+                        fraction: float = 0.68, hdulist=None) -> u.Quantity:
     """:func:`containment_radius` without the cache."""
-    psf = load_irf(ref)
+    psf = load_irf(ref, hdulist)
     radius = psf.containment_radius(fraction=fraction, energy_true=energy, offset=offset)
     value = radius.to(u.arcsec).reshape(-1)[0]
     if not (value.value > 0 and np.isfinite(value.value)):
