@@ -25,17 +25,10 @@
   <meta name="referenceURL">https://www.mpi-hd.mpg.de/hfm/HESS/pages/dl3-dr1/</meta>
   <LOOP>
     <codeItems>
-      # Runs when the RD is loaded, before any request is parsed: bring
-      # DaCHS 2.7's DataLink up to DataLink 1.1 (see res/datalink.py).
-      from gavo import utils
+      # the resdir declared above, as DaCHS resolves it
       from hess_dr import config
-      datalink_support, _ = utils.loadPythonModule(str(config.RESDIR / "res" / "datalink"))
-      datalink_support.enable_datalink11()
-      # ... and keep DaCHS's pooled connections across ADQL table aliases
-      # (see res/dbpool.py; operators preload hess_dr/q).
-      dbpool, _ = utils.loadPythonModule(str(config.RESDIR / "res" / "dbpool"))
-      dbpool.keep_connections_on_unknown_tables()
-      yield {"rights": config.load().rights}
+      resdir = base.getConfig("inputsDir") + "/hess_dr"
+      yield {"rights": config.load(resdir=resdir).rights}
     </codeItems>
     <events>
       <meta name="rights">\rights</meta>
@@ -389,7 +382,8 @@
       <LOOP>
         <codeItems>
           from hess_dr import config, sources
-          for collection in config.load().collections:
+          resdir = base.getConfig("inputsDir") + "/hess_dr"
+          for collection in config.load(resdir=resdir).collections:
             for pattern in sources.source_patterns(str(collection.data_dir)):
               yield {"pattern": pattern}
         </codeItems>
@@ -444,7 +438,7 @@
             newly_created=table.newlyCreated,
             imported_paths=lambda: [r[0] for r in table.connection.query(
               "SELECT source_path FROM \schema.obs_index")],
-            load_configuration=config.load,
+            load_configuration=lambda: config.load(resdir=table.tableDef.rd.resdir),
             notify=base.ui.notifyInfo):
           table.connection.execute(
             "DELETE FROM \schema.obs_index WHERE source_path=%(path)s", {"path": path})
@@ -458,24 +452,86 @@
     </make>
   </data>
 
-  <!-- DataLink: res/datalink.py adapts DaCHS 2.7 to DataLink 1.1
-  (content_qualifier, #cutout, DALI error documents); hess_dr.links says
-  which links a dataset has. -->
+  <!-- DataLink.  hess_dr's services run hess_dr's own DataLink core
+  (res/dlcore.py: DataLink 1.1 rows in the dlresponse table below, DALI
+  error documents, file names), so DaCHS's DataLink machinery stays as it
+  ships for every other resource of the site.  The procedures come from
+  prototype datalinkCores (a customCore cannot hold them); res/datalink.py
+  does the DaCHS side of the work, the hess_dr package the rest. -->
+  <table id="dlresponse">
+    <meta name="description">DataLink 1.1 links of hess_dr's datasets
+      (DaCHS 2.7's link table with the content qualifier that DataLink 1.1
+      added, and service_def as a meta.ref).</meta>
+    <column original="//datalink#dlresponse.ID"/>
+    <column original="//datalink#dlresponse.access_url"/>
+    <column original="//datalink#dlresponse.service_def" ucd="meta.ref"/>
+    <column original="//datalink#dlresponse.error_message"/>
+    <column original="//datalink#dlresponse.description"/>
+    <column original="//datalink#dlresponse.semantics"/>
+    <column original="//datalink#dlresponse.content_type"/>
+    <column original="//datalink#dlresponse.content_length"/>
+    <column name="content_qualifier" type="text" ucd="meta.code.class"
+      tablehead="Qualifier" verbLevel="1"
+      description="Kind of the linked resource (DataLink 1.1; for event
+        lists and IRFs the ObsCore-HEA product types: event-list, aeff,
+        edisp, psf, bkgrate, rad_max, event-bundle)"/>
+    <column original="//datalink#dlresponse.local_semantics"/>
+  </table>
+
+  <data id="make_dlresponse" auto="False">
+    <embeddedGrammar>
+      <iterator>
+        <setup imports="gavo.utils"/>
+        <code>
+          support = self.grammar.rd.getById("dl").core.support
+          for link in self.sourceToken:
+            yield support.response_row(link)
+        </code>
+      </iterator>
+    </embeddedGrammar>
+    <make table="dlresponse"/>
+  </data>
+
   <STREAM id="eventListDescriptor">
     <descriptorGenerator>
-      <setup>
-        <code>
-          from gavo import utils
-          dlsupport, _ = utils.loadPythonModule(rd.getAbsPath("res/datalink"))
-        </code>
-      </setup>
       <code>
-        descriptor = dlsupport.make_descriptor(pubDID)
-        descriptor.support = dlsupport  # the metaMakers and dataFunctions call it
-        return descriptor
+        return parent.support.make_descriptor(pubDID)
       </code>
     </descriptorGenerator>
   </STREAM>
+
+  <datalinkCore id="linkProcs">
+    <FEED source="eventListDescriptor"/>
+    <metaMaker semantics="#this">
+      <code>
+        yield from self.support.iter_links(descriptor, self.parent)
+      </code>
+    </metaMaker>
+    <metaMaker semantics="#cutout">
+      <code>
+        yield from self.support.soda_parameters(descriptor)
+      </code>
+    </metaMaker>
+    <dataFunction>
+      <code>
+        descriptor.data = parent.support.soda_cutout(descriptor, args)
+      </code>
+    </dataFunction>
+  </datalinkCore>
+
+  <datalinkCore id="productProcs">
+    <FEED source="eventListDescriptor"/>
+    <metaMaker semantics="#this">
+      <code>
+        yield self.support.product_parameter()
+      </code>
+    </metaMaker>
+    <dataFunction>
+      <code>
+        descriptor.data = parent.support.derived_product(descriptor, args)
+      </code>
+    </dataFunction>
+  </datalinkCore>
 
   <service id="dl" allowed="dlget,dlmeta">
     <meta name="title">hess_dr event list DataLink and SODA cutouts</meta>
@@ -489,24 +545,12 @@
       keywords, the IRFs kept, a HISTORY record of the cut.</meta>
     <meta name="testQuery.pubDID"
       >ivo://hess-dr.example/~?hess_dr/hess-dl3-dr1/hess_dl3_dr1_obs_id_023523.fits.gz</meta>
-    <datalinkCore>
-      <FEED source="eventListDescriptor"/>
-      <metaMaker semantics="#this">
-        <code>
-          yield from descriptor.support.iter_links(descriptor, self.parent.parent)
-        </code>
-      </metaMaker>
-      <metaMaker semantics="#cutout">
-        <code>
-          yield from descriptor.support.soda_parameters(descriptor)
-        </code>
-      </metaMaker>
-      <dataFunction>
-        <code>
-          descriptor.data = descriptor.support.soda_cutout(descriptor, args)
-        </code>
-      </dataFunction>
-    </datalinkCore>
+    <customCore module="res/dlcore">
+      <property key="procs">linkProcs</property>
+      <property key="endpointSemantics">#cutout</property>
+      <property key="endpointQualifier">event-list</property>
+      <property key="checkRequest">check_cutout_request</property>
+    </customCore>
   </service>
 
   <service id="prod" allowed="dlget">
@@ -517,19 +561,9 @@
       counts map (preview-image) and a summary plot (preview-plot) as PNG
       (cached), the good time intervals as a VOTable (gti), the terms of
       use (terms).  The DataLink service links to them.</meta>
-    <datalinkCore>
-      <FEED source="eventListDescriptor"/>
-      <metaMaker semantics="#this">
-        <code>
-          yield descriptor.support.product_parameter()
-        </code>
-      </metaMaker>
-      <dataFunction>
-        <code>
-          descriptor.data = descriptor.support.derived_product(descriptor, args)
-        </code>
-      </dataFunction>
-    </datalinkCore>
+    <customCore module="res/dlcore">
+      <property key="procs">productProcs</property>
+    </customCore>
   </service>
 
   <!-- The pinned runs are in the bundled sample and in the full DR1, so the

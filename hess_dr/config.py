@@ -37,8 +37,7 @@ DEFAULT_NAME = "res/hess_dr.default.yaml"
 #: The directory above this package.  It is the resource directory only when
 #: hess_dr is used from its checkout (an editable install, or the sys.path
 #: entry res/dl3grammar.py adds); with a regular install it is
-#: site-packages.  Last fallback of :func:`resource_dir`; q.rd's code still
-#: names it (transitional: the RD has ``rd.resdir``).
+#: site-packages.  Last fallback of :func:`resource_dir`.
 RESDIR = Path(__file__).resolve().parent.parent
 
 _YAML_BOOL_KEYS = {True: "ON", False: "OFF"}

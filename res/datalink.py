@@ -1,9 +1,10 @@
 """DaCHS side of hess_dr's DataLink, SODA and derived-product services.
 
-q.rd's datalink cores call the functions here; the work itself is done by
-the pure modules of the hess_dr package (links, soda, cutout, products,
-preview).  This module also brings DaCHS 2.7's DataLink responses up to
-DataLink 1.1 (see :func:`enable_datalink11`).
+q.rd's services run hess_dr's own DataLink core (res/dlcore.py), whose
+procedures call the functions here; the work itself is done by the pure
+modules of the hess_dr package (links, soda, cutout, products, preview).
+Nothing here changes DaCHS: the DataLink 1.1 row class, the descriptor and
+the request checks are hess_dr's own and used by hess_dr's services only.
 """
 import datetime
 import os
@@ -16,129 +17,36 @@ if _RESDIR not in sys.path:
 
 from gavo import base, rscdef, svcs  # noqa: E402
 from gavo.protocols import datalink, products  # noqa: E402
-from gavo.votable import V  # noqa: E402
 
 from hess_dr import config as hess_config  # noqa: E402
 from hess_dr import links as hess_links  # noqa: E402
+from hess_dr import soda as hess_soda  # noqa: E402
 
 
-# ------------------------------------------------------- DataLink 1.1 for 2.7
+# ------------------------------------------------------- DataLink 1.1 rows
 
-def enable_datalink11():
-    """Patch DaCHS 2.7's DataLink response to DataLink 1.1 (idempotent).
+class QualifiedLinkDef(datalink.LinkDef):
+    """A DaCHS LinkDef with the DataLink 1.1 ``content_qualifier``.
 
-    * adds the ``content_qualifier`` column to //datalink#dlresponse, and a
-      ``contentQualifier`` argument to LinkDef (DaCHS >= 2.8 has both);
-    * labels the service descriptor of the SODA endpoint ``#cutout`` rather
-      than the generic ``#proc`` (all this service's processing is cutouts);
-    * answers errors of dlget/dlmeta with DALI error documents (a VOTable
-      with QUERY_STATUS=ERROR) and HTTP 400 instead of text/plain 422, also
-      for unknown (404) and forbidden (403) datasets instead of HTML pages;
-    * decodes non-UTF-8 parameter values and drops a bad _DBOPTIONS_DIR
-      instead of failing on them (500);
-    * gives service_def the UCD meta.ref that DataLink 1.1 prescribes;
-    * sends the DataLink media type to every non-browser client (2.7
-      answers text/xml to any client whose Accept header mentions
-      text/html, as Java's default one does).
+    Its rows go into hess_dr's own response table (q.rd ``dlresponse``),
+    never into DaCHS's ``//datalink#dlresponse``.
     """
-    dlrd = base.caches.getRD("//datalink")
-    response = dlrd.getById("dlresponse")
-    if "content_qualifier" in response.columns.nameIndex:
-        return
-    response.feedObject("column", base.makeStruct(
-        rscdef.Column, parent_=response, name="content_qualifier", type="text",
-        ucd="meta.code.class",
-        description="Kind of the linked resource (DataLink 1.1; for event"
-                    " lists and IRFs the ObsCore-HEA product types)",
-        verbLevel=1))
-    response.getColumnByName("service_def").ucd = "meta.ref"
-    # the response's rowmaker was built from the old column list
-    make = dlrd.getById("make_response").makes[0]
-    make.rowmaker = rscdef.RowmakerDef.makeIdentityFromTable(response)
 
-    original_init = datalink.LinkDef.__init__
-    original_as_dict = datalink.LinkDef.asDict
-
-    def __init__(self, pubDID, accessURL, contentQualifier=None, **kwargs):
-        original_init(self, pubDID, accessURL, **kwargs)
-        self.dlRow["contentQualifier"] = contentQualifier
+    def __init__(self, pubDID, accessURL, contentQualifier=None, **kwargs):  # noqa: N803
+        super().__init__(pubDID, accessURL, **kwargs)
+        self.content_qualifier = contentQualifier
 
     def asDict(self):
-        row = original_as_dict(self)
-        row["content_qualifier"] = self.dlRow.get("contentQualifier")
-        if row["semantics"] == "#proc" and row["service_def"]:
-            row["semantics"] = "#cutout"
-            row["content_qualifier"] = "event-list"
+        row = super().asDict()
+        row["content_qualifier"] = self.content_qualifier
         return row
 
-    datalink.LinkDef.__init__ = __init__
-    datalink.LinkDef.asDict = asDict
 
-    from gavo.web import vodal
-    vodal._DatalinkRendererBase._reportError = _report_dali_error
-    original_format = vodal.DatalinkGetMetaRenderer._formatData
-
-    def _formatData(self, svcResult, request):
-        mime, data = svcResult
-        if mime == "text/xml" and "Mozilla" not in (request.getHeader("user-agent") or ""):
-            svcResult = (vodal.DatalinkGetMetaRenderer.resultType, data)
-        return original_format(self, svcResult, request)
-
-    vodal.DatalinkGetMetaRenderer._formatData = _formatData
-
-    original_renderer_init = vodal._DatalinkRendererBase.__init__
-
-    def renderer_init(self, request, *args, **kwargs):
-        _decode_binary_arguments(request)
-        # DaCHS's form option (meaningless here): any other value than
-        # ASC/DESC is a KeyError (500) in its QueryMeta
-        if any(value not in ("ASC", "DESC")
-               for value in request.strargs.get("_DBOPTIONS_DIR", [])):
-            del request.strargs["_DBOPTIONS_DIR"]
-        original_renderer_init(self, request, *args, **kwargs)
-
-    vodal._DatalinkRendererBase.__init__ = renderer_init
-
-
-def _decode_binary_arguments(request):
-    """Decode non-UTF-8 parameter values, U+FFFD replacing the bad bytes.
-
-    DaCHS 2.7 hands them to renderers as BinaryItem objects, on which its
-    own code fails with a 500 (MAXREC parsing, the pubDID); as text they
-    fail validation like any other bad value (HTTP 400, or 404 for an ID).
-    """
-    from gavo.web.common import BinaryItem
-    for values in request.strargs.values():
-        for index, value in enumerate(values):
-            if isinstance(value, BinaryItem):
-                original = value.original
-                values[index] = (original.decode("utf-8", "replace")
-                                 if isinstance(original, bytes) else str(original))
-
-
-def dali_error_document(message):
-    """A DALI error document: a VOTable with INFO QUERY_STATUS=ERROR."""
-    doc = V.VOTABLE[V.RESOURCE(type="results")[
-        V.INFO(name="QUERY_STATUS", value="ERROR")[message]]]
-    return b"<?xml version='1.0' encoding='utf-8'?>\n" + doc.render()
-
-
-def _report_dali_error(self, failure, request):
-    from twisted.web import server
-    from gavo.protocols import soda as dachs_soda
-    # (redirects must pass: they are no errors)
-    failure.trap(base.ValidationError, dachs_soda.EmptyData, base.NotFoundError,
-                 svcs.ForbiddenURI)
-    value = failure.value
-    # a DatalinkFault descriptor arrives as UnknownURI or ForbiddenURI
-    code, name = {svcs.ForbiddenURI: (403, "AuthenticationFault")}.get(
-        type(value), (404, "NotFoundFault") if isinstance(value, base.NotFoundError)
-        else (400, type(value).__name__))
-    request.setResponseCode(getattr(value, "responseCode", code))
-    request.setHeader("content-type", "application/x-votable+xml")
-    request.write(dali_error_document(f"{name}: {value}"))
-    request.finish()
-    return server.NOT_DONE_YET
+def response_row(link) -> dict:
+    """A row of hess_dr's DataLink response table from a LinkDef or a fault."""
+    row = link.asDict()
+    row.setdefault("content_qualifier", None)
+    return row
 
 
 # ---------------------------------------------------------------- descriptors
@@ -148,6 +56,10 @@ class EventListDescriptor(datalink.ProductDescriptor):
 
     suppressAutoLinks = True  # #this is made by hess_dr.links, with its qualifier
     obs = None
+
+    def makeLink(self, url, **kwargs):  # noqa: N802 (DaCHS's name)
+        kwargs.setdefault("semantics", self.forSemantics)
+        return QualifiedLinkDef(self.pubDID, url, **kwargs)
 
 
 def _obs_row(pub_did):
@@ -160,6 +72,9 @@ def _obs_row(pub_did):
 
 def make_descriptor(pub_did, accref_prefix="hess_dr/"):
     """Descriptor generator: the EventListDescriptor of a pubDID, or a fault."""
+    if "\x00" in pub_did:  # PostgreSQL refuses NUL in text; no dataset has one
+        return datalink.DatalinkFault.NotFoundFault(
+            pub_did[:40], "Not a publisher DID of this service")
     try:
         accref = rscdef.getAccrefFromStandardPubDID(pub_did)
     except ValueError:
@@ -186,7 +101,7 @@ def make_descriptor(pub_did, accref_prefix="hess_dr/"):
 
 def collection_of(descriptor):
     """The configured collection of a descriptor's dataset (or None)."""
-    configuration = hess_config.load()
+    configuration = hess_config.load(resdir=_RESDIR)
     return next((c for c in configuration.collections
                  if c.name == descriptor.obs["collection"]), None)
 
@@ -206,6 +121,35 @@ def iter_links(descriptor, service):
             link.access_url, semantics=link.semantics, contentType=link.content_type,
             description=link.description, contentLength=link.content_length,
             contentQualifier=link.content_qualifier)
+
+
+# ------------------------------------------------------------ request checks
+
+def check_cutout_request(raw):
+    """Validate a cutout request's raw text before DaCHS parses it.
+
+    hess_dr.soda's parser is the one judge of SODA parameters: it refuses
+    NaN, out-of-range and repeated values, and bounds value lengths and
+    polygon vertices, so no geometry is built from a value it refuses.
+    """
+    hess_soda.parse_cutout(raw)
+
+
+def file_name(descriptor, args, media_type):
+    """File name of a dlget product of a dataset, with the right extension."""
+    if descriptor is None or getattr(descriptor, "accessPath", None) is None:
+        return None
+    stem = os.path.basename(descriptor.accessPath)
+    for extension in (".fits.gz", ".fits", ".gz"):
+        if stem.endswith(extension):
+            stem = stem[:-len(extension)]
+            break
+    product = args.get("PRODUCT")
+    if product:
+        stem = f"{stem}_{product}"
+    elif any(args.get(name) for name in hess_soda.CUTOUT_PARAMETERS):
+        stem = f"{stem}_cutout"
+    return stem + hess_links.extension_for(media_type)
 
 
 def internal_error(exc):

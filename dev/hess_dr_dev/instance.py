@@ -64,6 +64,11 @@ IMPORT_RDS = ("hess_dr/q", "hess_dr/hea")
 #: RDs published to the instance's registry by :meth:`Instance.import_resource`.
 PUBLISH_RDS = ("hess_dr/q",)
 
+#: RDs the server loads before its first request (``[web]preloadRDs``):
+#: hess_dr's services, and the opt-in fixes to DaCHS 2.7 an operator would
+#: enable in production (res/dachsfixes.py).
+PRELOAD_RDS = ("hess_dr/q", "hess_dr/dachsfixes")
+
 #: DaCHS profile file -> role name suffix (the defaults of ``dachs init``).
 PROFILE_ROLES = {
     "feed": "gavoadmin",
@@ -223,6 +228,8 @@ class Instance:
         ``HESS_DR_CONFIG``.
     python : str
         The interpreter running DaCHS (see :func:`default_python`).
+    preload_rds : tuple of str
+        RDs the server preloads (``[web]preloadRDs``).
     """
 
     root: Path
@@ -232,6 +239,7 @@ class Instance:
     authority: str = "hess-dr.example"
     extra_env: dict[str, str] = dataclasses.field(default_factory=dict)
     python: str = dataclasses.field(default_factory=default_python)
+    preload_rds: tuple = PRELOAD_RDS
     _server: subprocess.Popen | None = dataclasses.field(
         default=None, init=False, repr=False)
 
@@ -409,8 +417,7 @@ class Instance:
 
         The server runs as in production under systemd (``dachs serve start
         --foreground``): not in DaCHS's debug mode, and preloading the RDs
-        of ``[web]preloadRDs`` (hess_dr/q, whose loading installs
-        res/dbpool.py's fix).
+        of ``[web]preloadRDs`` (:attr:`preload_rds`).
 
         Parameters
         ----------
@@ -544,9 +551,7 @@ serverURL: {inst.url}
 serverPort: {inst.port}
 bindAddress: 127.0.0.1
 sitename: hess_dr
-# Loading hess_dr/q installs its fixes to DaCHS 2.7 (res/dbpool.py) before
-# the first TAP query.
-preloadRDs: {RESDIR_NAME}/q
+preloadRDs: {", ".join(inst.preload_rds)}
 # empty: do not setuid to a "gavo" user
 user:
 
@@ -594,9 +599,8 @@ def _save_state(root: Path, state: dict) -> None:
     (root / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
 
 
-def _link_resdir(inst: Instance, resdir: Path) -> None:
-    """Make ``<root>/inputs/hess_dr`` a symlink to ``resdir``."""
-    link = inst.resdir_link
+def _link_resdir(link: Path, resdir: Path) -> None:
+    """Make ``link`` (e.g. ``<root>/inputs/hess_dr``) a symlink to ``resdir``."""
     link.parent.mkdir(parents=True, exist_ok=True)
     if link.is_symlink():
         if Path(os.readlink(link)) == resdir:
@@ -612,6 +616,8 @@ def create_or_reuse(root: str | os.PathLike, port: int, dbname: str,
                     extra_env: Mapping[str, str] | None = None, *,
                     python: str | None = None,
                     resdir: str | os.PathLike = CHECKOUT,
+                    preload_rds: Sequence[str] = PRELOAD_RDS,
+                    other_resdirs: Mapping[str, str | os.PathLike] | None = None,
                     pg_host: str = "localhost",
                     pg_port: int = 5432) -> Instance:
     """Create a private DaCHS instance, or bring an existing one up to date.
@@ -640,6 +646,11 @@ def create_or_reuse(root: str | os.PathLike, port: int, dbname: str,
         Interpreter running DaCHS; default :func:`default_python`.
     resdir : path-like
         The resource directory to publish; default the checkout.
+    preload_rds : sequence of str
+        RDs the server preloads; default :data:`PRELOAD_RDS`.
+    other_resdirs : mapping, optional
+        Further resource directories, linked as ``<root>/inputs/<name>``
+        (other resources sharing the site).
     pg_host, pg_port : str, int
         Where DaCHS's roles reach PostgreSQL.
 
@@ -662,7 +673,8 @@ def create_or_reuse(root: str | os.PathLike, port: int, dbname: str,
     inst = Instance(root=root, port=port, dbname=dbname,
                     role_prefix=role_prefix, authority=authority,
                     extra_env=dict(extra_env or {}),
-                    python=python or default_python())
+                    python=python or default_python(),
+                    preload_rds=tuple(preload_rds))
     _write_rc(inst)
     _write_profiles(inst, pg_host, pg_port)
 
@@ -679,7 +691,9 @@ def create_or_reuse(root: str | os.PathLike, port: int, dbname: str,
         state = {"initialised": wanted}
         _save_state(root, state)
 
-    _link_resdir(inst, Path(resdir).resolve())
+    _link_resdir(inst.resdir_link, Path(resdir).resolve())
+    for name, path in (other_resdirs or {}).items():
+        _link_resdir(inst.root / "inputs" / name, Path(path).resolve())
 
     if not state.get("obscore"):
         inst.run_dachs("imp", "//obscore")

@@ -115,11 +115,13 @@ def make_service(tmp_path_factory: pytest.TempPathFactory,
 @contextlib.contextmanager
 def make_instance(tmp_path_factory: pytest.TempPathFactory,
                   config_path: str | os.PathLike, name: str,
-                  resdir: str | os.PathLike | None = None
-                  ) -> Iterator[hinst.Instance]:
+                  resdir: str | os.PathLike | None = None,
+                  **options) -> Iterator[hinst.Instance]:
     """Create a private instance (nothing imported, not served); destroy it.
 
-    Parameters are those of :func:`make_service`.  Useful for bad-input
+    Parameters are those of :func:`make_service`; further keyword arguments
+    (``preload_rds``, ``other_resdirs``) go to
+    :func:`hess_dr_dev.instance.create_or_reuse`.  Useful for bad-input
     tests: ``inst.run_dachs("imp", "hess_dr/q", check=False)`` returns the
     failing command's output instead of raising.
 
@@ -140,7 +142,7 @@ def make_instance(tmp_path_factory: pytest.TempPathFactory,
         dbname=dbname,
         role_prefix=role_prefix,
         extra_env={"HESS_DR_CONFIG": str(Path(config_path).resolve())},
-        resdir=resdir or CHECKOUT)
+        resdir=resdir or CHECKOUT, **options)
     try:
         yield inst
     finally:

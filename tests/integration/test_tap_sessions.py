@@ -3,8 +3,10 @@
 DaCHS 2.7 closed a pooled connection for every correlation name of an ADQL
 query (``FROM ivoa.obscore AS o``) and opened a new one for the next table
 lookup: four sessions per query, a third of the query's latency on the 100k
-benchmark archive.  res/dbpool.py, installed when hess_dr/q is loaded, keeps
-those connections; the server preloads hess_dr/q ([web]preloadRDs).
+benchmark archive.  The opt-in fix in res/dachsfixes.py keeps those
+connections when the operator preloads hess_dr/dachsfixes ([web]preloadRDs),
+as the test instances do; without it (tests/integration/test_shared_site.py)
+hess_dr leaves DaCHS's pool as it is.
 """
 
 import time
@@ -21,7 +23,7 @@ ALIASED_QUERIES = (
 )
 
 
-def _wait_for_preload(instance, rd_id="hess_dr/q", timeout=60.0):
+def _wait_for_preload(instance, rd_id="hess_dr/dachsfixes", timeout=60.0):
     infos = instance.root / "logs" / "dcInfos"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
