@@ -41,6 +41,20 @@ GADF_MIME = "application/x-fits-gadf"
 #: Media type of event files in the OGIP form of space missions (Fermi FT1).
 OGIP_MIME = "application/x-fits-ogip"
 
+#: File name extension of each media type hess_dr serves.
+EXTENSIONS = {GADF_MIME: ".fits", OGIP_MIME: ".fits", "application/fits": ".fits",
+              "image/png": ".png", "application/x-votable+xml": ".vot",
+              "text/plain": ".txt"}
+
+
+def extension_for(media_type: str) -> str:
+    """The file name extension of a media type (parameters ignored).
+
+    >>> extension_for("text/plain;charset=utf-8")
+    '.txt'
+    """
+    return EXTENSIONS.get(media_type.split(";")[0].strip(), ".dat")
+
 
 @dataclasses.dataclass(frozen=True)
 class Link:
