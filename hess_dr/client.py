@@ -93,11 +93,10 @@ from typing import Any
 
 import numpy as np
 from astropy.io import fits
-from astropy.time import Time, TimeDelta
 
 from . import files
-from .dl3 import (EXTNAME_TO_TYPE, GTI_EXTNAMES, HDUCLAS2_TO_TYPE, IRF_TYPES,
-                  find_hdu)
+from .dl3 import IRF_TYPES, find_events_hdu, find_gti_hdu, response_hdus
+from .timeref import TimeReference, TimeRefError, time_reference
 from .values import finite_float as _float
 from .values import text as _text
 
@@ -116,9 +115,6 @@ _DESCRIPTION_WORDS = (("effective area", "aeff"), ("aeff", "aeff"),
                       ("migration", "edisp"), ("point spread", "psf"), ("psf", "psf"),
                       ("background", "bkg"), ("bkg", "bkg"), ("rad_max", "rad_max"),
                       ("directional cut", "rad_max"))
-# default HDU_CLASS when HDUCLAS4 is missing
-_DEFAULT_CLASSES = {"aeff": "aeff_2d", "edisp": "edisp_2d", "psf": "psf_table",
-                    "bkg": "bkg_3d", "rad_max": "rad_max_2d"}
 
 #: Obs-index columns copied from the EVENTS header (GADF obs-index names),
 #: with their units.
@@ -308,40 +304,15 @@ def _download(session, url: str, directory: Path, stem: str,
 
 
 def _response_hdus(path: Path) -> dict[str, tuple[str, str]]:
-    """{hdu_type: (EXTNAME, HDU_CLASS)} of the IRF HDUs of a FITS file."""
-    found = {}
+    """{hdu_type: (EXTNAME, HDU_CLASS)} of the IRF HDUs of a FITS file, found
+    and classified as the import finds them (:func:`hess_dr.dl3.response_hdus`)."""
     with fits.open(path, memmap=False) as hdus:
-        for hdu in hdus[1:]:
-            header = hdu.header
-            hdu_type = None
-            if str(header.get("HDUCLAS1", "")).strip().upper() == "RESPONSE":
-                hdu_type = HDUCLAS2_TO_TYPE.get(str(header.get("HDUCLAS2", "")).strip().upper())
-            if hdu_type is None:
-                hdu_type = EXTNAME_TO_TYPE.get(str(header.get("EXTNAME", "")).strip().upper())
-            if hdu_type and hdu_type not in found:
-                found[hdu_type] = (str(hdu.name), _hdu_class(hdu, hdu_type))
-    return found
-
-
-def _hdu_class(hdu, hdu_type: str) -> str:
-    """GADF HDU_CLASS: HDUCLAS4 in lower case, else guessed from the columns."""
-    value = str(hdu.header.get("HDUCLAS4", "")).strip().lower()
-    if value:
-        return value
-    names = {n.upper() for n in hdu.columns.names} if hasattr(hdu, "columns") else set()
-    if hdu_type == "psf":
-        if "SIGMA_1" in names:
-            return "psf_3gauss"
-        if "GAMMA" in names:
-            return "psf_king"
-    if hdu_type == "bkg" and "THETA_LO" in names:
-        return "bkg_2d"
-    return _DEFAULT_CLASSES[hdu_type]
+        return response_hdus(hdus)
 
 
 def _header_obs_id(path: Path) -> str | None:
     with fits.open(path, memmap=False) as hdus:
-        events = find_hdu(hdus, "EVENTS", ("EVENTS",))
+        events = find_events_hdu(hdus)
         if events is None:
             raise DownloadError(f"{path}: no EVENTS table in the downloaded event list")
         return _obs_id_text(events.header.get("OBS_ID", hdus[0].header.get("OBS_ID")))
@@ -539,25 +510,13 @@ def _download_terms(links, dest_dir: Path, session, seen: dict, notes) -> Path |
 # GADF index files
 # --------------------------------------------------------------------------
 
-def _time_reference(header) -> tuple[Time, str]:
-    """Epoch (astropy Time) and TIMESYS of an EVENTS header."""
-    timesys = (_text(header.get("TIMESYS")) or "TT").lower()
-    scale = {"tt": "tt", "utc": "utc", "tai": "tai", "tdb": "tdb", "tcb": "tcb",
-             "tcg": "tcg", "gps": "tai", "ut1": "ut1"}.get(timesys, "tt")
-    if "MJDREFI" in header:
-        mjd_int = float(header["MJDREFI"])
-        mjd_frac = float(header.get("MJDREFF", 0.0))
-    elif "MJDREF" in header:
-        mjd_int, mjd_frac = divmod(float(header["MJDREF"]), 1.0)
-    else:
-        raise ValueError("no MJDREFI/MJDREFF or MJDREF in the EVENTS header")
-    epoch = Time(mjd_int, mjd_frac, format="mjd", scale=scale)
-    if timesys == "gps":  # GPS = TAI - 19 s
-        epoch = epoch - TimeDelta(19.0, format="sec")
-    unit = (_text(header.get("TIMEUNIT")) or "s").lower()
-    if unit not in ("s", "sec", "second", "seconds"):
-        raise ValueError(f"TIMEUNIT {unit!r} is not seconds")
-    return epoch, timesys
+def _time_reference(header) -> TimeReference:
+    """The time reference of an EVENTS header, as the import builds it
+    (:func:`hess_dr.timeref.time_reference`; TIMESYS TT when missing)."""
+    try:
+        return time_reference(header, default_timesys="TT")
+    except TimeRefError as exc:
+        raise ValueError(f"EVENTS header: {exc}") from None
 
 
 def _obs_row(obs_id, events_header, primary_header, n_events) -> dict:
@@ -628,10 +587,10 @@ def build_datastore(downloads: list[dict], dest_dir):
     for run in downloads:
         path = Path(run["event_list"]).resolve()
         with fits.open(path, memmap=False) as hdus:
-            events = find_hdu(hdus, "EVENTS", ("EVENTS",))
+            events = find_events_hdu(hdus)
             if events is None:
                 raise ValueError(f"{path}: no EVENTS table")
-            gti = find_hdu(hdus, "GTI", GTI_EXTNAMES)
+            gti = find_gti_hdu(hdus)
             header = events.header.copy()
             primary = hdus[0].header.copy()
             n_events = header.get("NAXIS2", 0)
@@ -639,15 +598,14 @@ def build_datastore(downloads: list[dict], dest_dir):
         if obs_id is None:
             raise ValueError(f"{path}: no OBS_ID")
         row = _obs_row(obs_id, header, primary, n_events)
-        epoch, timesys = _time_reference(header)
+        time_ref = _time_reference(header)
         if reference is None:
-            reference = (epoch, timesys, header)
-        elif abs((epoch - reference[0]).sec) > 1e-6 and row["TSTART"] is not None:
+            reference = (time_ref, header)
+        elif time_ref != reference[0]:
             # express this run's MET in the index's time reference
             for key in ("TSTART", "TSTOP"):
                 if row[key] is not None:
-                    moment = epoch + TimeDelta(row[key], format="sec")
-                    row[key] = float((moment - reference[0]).sec)
+                    row[key] = float(reference[0].to_met(time_ref.to_time(row[key])))
         obs_rows.append(row)
 
         def add(hdu_type, hdu_class, file_path, hdu_name):
@@ -711,7 +669,7 @@ def _write_obs_index(path: Path, rows, numeric_ids, reference):
     hdu = fits.BinTableHDU.from_columns(_table_columns(rows, _OBS_COLUMNS, numeric_ids),
                                         name="OBS_INDEX")
     _index_header(hdu, "OBS")
-    epoch, timesys, header = reference
+    time_ref, header = reference
     if "MJDREFI" in header:
         hdu.header["MJDREFI"] = int(float(header["MJDREFI"]))
         hdu.header["MJDREFF"] = float(header.get("MJDREFF", 0.0))
@@ -720,7 +678,7 @@ def _write_obs_index(path: Path, rows, numeric_ids, reference):
         hdu.header["MJDREFI"] = int(mjd_int)
         hdu.header["MJDREFF"] = mjd_frac
     hdu.header["TIMEUNIT"] = "s"
-    hdu.header["TIMESYS"] = _text(header.get("TIMESYS")) or timesys.upper()
+    hdu.header["TIMESYS"] = _text(header.get("TIMESYS")) or time_ref.timesys
     hdu.header["TIMEREF"] = _text(header.get("TIMEREF")) or "local"
     _write(path, hdu)
 

@@ -1,8 +1,11 @@
 """PNG previews of an event list: a counts map and a one-figure run summary.
 
-Both builders take a :class:`hess_dr.dl3.Run` (for the metadata: pointing,
-target, GTIs, time reference) and read the events themselves from
-``run.path`` with :mod:`astropy.io.fits`.  They return the PNG as bytes.
+Both builders take a run -- a :class:`hess_dr.dl3.Run` just read, or the
+:class:`hess_dr.stored.StoredRun` the import stored -- for the metadata
+(pointing, target, GTIs, time reference) and read its events as the run's
+:class:`~hess_dr.layout.Layout` says, through :class:`hess_dr.events.
+EventTable` (the columns and energy unit the import and the cutouts use;
+from the event cache when there).  They return the PNG as bytes.
 
 Rendering uses matplotlib's object-oriented API only
 (:class:`matplotlib.figure.Figure` drawn by
@@ -14,7 +17,8 @@ serialised by a module lock; a web server may call the builders from any
 thread.
 
 Previews are cached on disk by :func:`cached_png`, keyed by the sha256 of the
-event file (:func:`file_key`): a changed file gets a new preview, and
+event file (:func:`run_key`: the one the import computed while the file is
+unchanged, else :func:`file_key`): a changed file gets a new preview, and
 concurrent requests for the same preview are safe (atomic writes)::
 
     from hess_dr import preview
@@ -34,16 +38,16 @@ from typing import Callable
 import numpy as np
 from astropy import units as u
 from astropy.coordinates import SkyCoord
-from astropy.io import fits
 from astropy.wcs import WCS
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
 
 from . import files
+from .events import EventsError, EventTable, open_fits
 
 __all__ = ["counts_map_png", "run_summary_png", "cached_png", "cached_preview",
-           "file_key", "BUILDERS", "PNG_SIGNATURE"]
+           "file_key", "run_key", "cache_path", "BUILDERS", "PNG_SIGNATURE"]
 
 #: The first eight bytes of every PNG file.
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -81,47 +85,42 @@ class _Events:
         return len(self.time)
 
 
-def _find_events_hdu(hdus):
-    for hdu in hdus[1:]:
-        if str(hdu.header.get("HDUCLAS1", "")).strip().upper() == "EVENTS":
-            return hdu
-    for hdu in hdus[1:]:
-        if str(hdu.header.get("EXTNAME", "")).strip().upper() == "EVENTS":
-            return hdu
-    raise ValueError(f"{hdus.filename()}: no EVENTS table")
+def _read_events(run, cache=None) -> _Events:
+    """The columns the previews need, read as the run's layout says (the
+    energy unit the import decided; from the event cache when there)."""
+    table = cache.load(run.layout) if cache is not None else None
+    if table is None:
+        hdus, _, _ = open_fits(run.path)
+        with hdus:
+            table = EventTable.from_hdulist(hdus, run.layout)
+            if cache is not None:
+                try:
+                    cache.store(table)
+                except OSError:
+                    pass
+            return _events_of(table)
+    return _events_of(table)
 
 
-def _column(hdu, name):
-    names = {n.upper(): n for n in hdu.columns.names}
-    if name not in names:
-        return None, None
-    column = hdu.columns[names[name]]
-    data = hdu.data
-    values = np.zeros(0) if data is None or len(data) == 0 else np.asarray(
-        data[column.name], dtype=float)
-    return values, (str(column.unit).strip() if column.unit else None)
-
-
-def _read_events(path) -> _Events:
-    with fits.open(path, memmap=False) as hdus:
-        hdu = _find_events_hdu(hdus)
-        time, _ = _column(hdu, "TIME")
-        energy, unit = _column(hdu, "ENERGY")
-        ra, _ = _column(hdu, "RA")
-        dec, _ = _column(hdu, "DEC")
-        unit = unit or str(hdu.header.get("EUNIT", "")).strip() or "TeV"
-    n = 0 if time is None else len(time)
-    if time is None:
-        time = np.full(len(energy) if energy is not None else 0, np.nan)
-        n = len(time)
-    try:
-        scale = u.Unit(unit).to(u.TeV)
-    except (ValueError, u.UnitConversionError):
-        scale = 1.0
-    energy = np.full(n, np.nan) if energy is None else energy * scale
+def _events_of(table: EventTable) -> _Events:
+    n = len(table)
+    time = _optional(table, "TIME")
+    energy = table.energy_tev() if table.has("ENERGY") else None
+    ra, dec = _optional(table, "RA"), _optional(table, "DEC")
     if ra is None or dec is None:
         ra = dec = None
-    return _Events(time=time, energy_tev=energy, ra=ra, dec=dec)
+    return _Events(time=np.full(n, np.nan) if time is None else time,
+                   energy_tev=np.full(n, np.nan) if energy is None else energy, ra=ra, dec=dec)
+
+
+def _optional(table: EventTable, quantity: str):
+    """A column's values, or None when the file has none or it is unusable."""
+    if not table.has(quantity):
+        return None
+    try:
+        return table.values(quantity)
+    except EventsError:
+        return None
 
 
 # --------------------------------------------------------------------------
@@ -204,7 +203,7 @@ def _map_wcs(ra0: float, dec0: float, width_deg: float, pixel_deg: float):
 
 
 def counts_map_png(run, width_deg: float = MAP_WIDTH_DEG,
-                   pixel_deg: float = MAP_PIXEL_DEG) -> bytes:
+                   pixel_deg: float = MAP_PIXEL_DEG, cache=None) -> bytes:
     """Counts map of a run's events in sky coordinates, as PNG bytes.
 
     A gnomonic (TAN) image centred on the pointing position (for runs
@@ -215,12 +214,15 @@ def counts_map_png(run, width_deg: float = MAP_WIDTH_DEG,
 
     Parameters
     ----------
-    run : hess_dr.dl3.Run
-        The run; its events are read from ``run.path``.
+    run : hess_dr.dl3.Run or hess_dr.stored.StoredRun
+        The run; its events are read from ``run.path`` as ``run.layout``
+        says.
     width_deg : float
         Side of the square map in degrees.
     pixel_deg : float
         Pixel size in degrees.
+    cache : hess_dr.events.EventCache, optional
+        Where the run's decompressed events are kept.
 
     Returns
     -------
@@ -228,7 +230,7 @@ def counts_map_png(run, width_deg: float = MAP_WIDTH_DEG,
         A PNG image (about 760 x 640 pixels).  Runs without events give a
         valid PNG saying "no events".
     """
-    events = _read_events(run.path)
+    events = _read_events(run, cache)
     with _RENDER_LOCK:
         return _counts_map(run, events, width_deg, pixel_deg)
 
@@ -317,7 +319,7 @@ def _counts_map(run, events: _Events, width_deg: float, pixel_deg: float) -> byt
 # run summary
 # --------------------------------------------------------------------------
 
-def run_summary_png(run) -> bytes:
+def run_summary_png(run, cache=None) -> bytes:
     """One figure summarising a run, as PNG bytes.
 
     Three panels: the distribution of reconstructed energies (log bins,
@@ -329,8 +331,10 @@ def run_summary_png(run) -> bytes:
 
     Parameters
     ----------
-    run : hess_dr.dl3.Run
-        The run; its events are read from ``run.path``.
+    run : hess_dr.dl3.Run or hess_dr.stored.StoredRun
+        The run; its events are read from ``run.path`` as ``run.layout``
+        says.
+    cache : hess_dr.events.EventCache, optional
 
     Returns
     -------
@@ -338,7 +342,7 @@ def run_summary_png(run) -> bytes:
         A PNG image (about 1500 x 450 pixels).  Runs without events give a
         valid PNG saying "no events" in each panel.
     """
-    events = _read_events(run.path)
+    events = _read_events(run, cache)
     with _RENDER_LOCK:
         return _run_summary(run, events)
 
@@ -466,7 +470,17 @@ def file_key(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def _cache_path(cache_dir, key: str, kind: str) -> Path:
+def run_key(run) -> str:
+    """The preview cache key of a run's file: the sha256 the import stored
+    when the file is unchanged since, else :func:`file_key`."""
+    layout = getattr(run, "layout", None)
+    if layout is not None and layout.stamp is not None and layout.stamp.sha256 \
+            and layout.current(run.path):
+        return layout.stamp.sha256
+    return file_key(run.path)
+
+
+def cache_path(cache_dir, key: str, kind: str) -> Path:
     if not _KEY_PATTERN.match(key):
         raise ValueError(f"invalid preview cache key {key!r} (expected a hex digest)")
     if not _KIND_PATTERN.match(kind):
@@ -507,7 +521,7 @@ def cached_png(cache_dir: str | os.PathLike, key: str, kind: str,
         If ``key`` or ``kind`` could escape the cache directory, or the
         builder did not return PNG bytes.
     """
-    path = _cache_path(cache_dir, key, kind)
+    path = cache_path(cache_dir, key, kind)
     try:
         data = path.read_bytes()
     except OSError:
@@ -541,4 +555,4 @@ def cached_preview(run, kind: str, cache_dir: str | os.PathLike) -> tuple[bytes,
     if kind not in BUILDERS:
         raise ValueError(f"unknown preview kind {kind!r}; use one of {sorted(BUILDERS)}")
     builder = BUILDERS[kind]
-    return cached_png(cache_dir, file_key(run.path), kind, lambda: builder(run))
+    return cached_png(cache_dir, run_key(run), kind, lambda: builder(run))

@@ -6,16 +6,21 @@ links (see :mod:`hess_dr.links`).
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from astropy.io import fits
 from astropy.time import Time
 
-from .cutout import CREATOR, assemble, primary_header_values, read_irf_hdu, write_bytes
+from . import fitsbytes
+from .cutout import (CREATOR, CutoutError, assemble, assemble_bytes, primary_header_values,
+                     write_bytes)
 from .dl3 import IRF_TYPES
+from .events import EventCache, EventsError, read_irf_piece
 from .soda import CutoutSpec
 
-__all__ = ["MissingIRFError", "single_irf", "bundle", "write_bytes", "IRF_TYPES"]
+__all__ = ["MissingIRFError", "single_irf", "single_irf_bytes", "bundle", "bundle_bytes",
+           "write_bytes", "IRF_TYPES"]
 
 
 class MissingIRFError(KeyError):
@@ -44,15 +49,17 @@ class MissingIRFError(KeyError):
         return f"run {self.obs_id} has no {self.hdu_type!r} IRF (available: {have})"
 
 
-def single_irf(run, hdu_type: str) -> fits.HDUList:
+def single_irf(run, hdu_type: str, cache: EventCache | None = None) -> fits.HDUList:
     """One IRF of a run as a GADF file: PRIMARY + the IRF HDU.
 
     Parameters
     ----------
-    run : hess_dr.dl3.Run
+    run : hess_dr.dl3.Run or hess_dr.stored.StoredRun
     hdu_type : str
         GADF HDU type, any case: one of :data:`hess_dr.dl3.IRF_TYPES`
         (aeff, edisp, psf, bkg, rad_max).
+    cache : hess_dr.events.EventCache, optional
+        Where IRF HDUs are kept, ready to copy.
 
     Returns
     -------
@@ -70,13 +77,28 @@ def single_irf(run, hdu_type: str) -> fits.HDUList:
     hess_dr.cutout.CutoutError
         If the IRF's file cannot be read.
     """
+    return fits.open(io.BytesIO(single_irf_bytes(run, hdu_type, cache)))
+
+
+def single_irf_bytes(run, hdu_type: str, cache: EventCache | None = None) -> bytes:
+    """The file of :func:`single_irf` as FITS bytes (what the service sends)."""
     wanted = str(hdu_type).strip().lower()
     if wanted not in IRF_TYPES:
         raise ValueError(f"unknown IRF type {hdu_type!r}; use one of {', '.join(IRF_TYPES)}")
     ref = run.irf(wanted)
     if ref is None:
         raise MissingIRFError(run.obs_id, wanted, tuple(r.hdu_type for r in run.irfs))
-    irf = read_irf_hdu(ref)
+    piece = cache.irf_piece(run.layout, ref) if cache is not None else None
+    if piece is None:
+        try:
+            piece = read_irf_piece(ref)
+        except EventsError as exc:
+            raise CutoutError(str(exc)) from None
+        if cache is not None:
+            try:
+                cache.store_irf_piece(run.layout, ref, piece)
+            except OSError:
+                pass
     primary = fits.PrimaryHDU()
     for key, value in primary_header_values(run).items():
         primary.header[key] = value
@@ -86,10 +108,10 @@ def single_irf(run, hdu_type: str) -> fits.HDUList:
     primary.header["ORIGFILE"] = (source[:68], "file the IRF was taken from")
     primary.header.add_history(f"{CREATOR}: {wanted} IRF of run {run.obs_id}")
     primary.header.add_history(f"HDU {ref.hdu} of {source}, copied unchanged")
-    return fits.HDUList([primary, irf])
+    return fitsbytes.hdu_bytes(primary.header) + piece
 
 
-def bundle(run) -> fits.HDUList:
+def bundle(run, cache: EventCache | None = None) -> fits.HDUList:
     """The whole run in one GADF file: events, GTIs and every IRF.
 
     The same file as :func:`hess_dr.cutout.cutout` with no cut (HISTORY
@@ -97,10 +119,16 @@ def bundle(run) -> fits.HDUList:
 
     Parameters
     ----------
-    run : hess_dr.dl3.Run
+    run : hess_dr.dl3.Run or hess_dr.stored.StoredRun
+    cache : hess_dr.events.EventCache, optional
 
     Returns
     -------
     astropy.io.fits.HDUList
     """
-    return assemble(run, CutoutSpec(), label="bundle")
+    return assemble(run, CutoutSpec(), label="bundle", cache=cache)
+
+
+def bundle_bytes(run, cache: EventCache | None = None) -> bytes:
+    """The file of :func:`bundle` as FITS bytes (what the service sends)."""
+    return assemble_bytes(run, CutoutSpec(), label="bundle", cache=cache)
