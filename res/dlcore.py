@@ -50,9 +50,14 @@ from hess_dr import request as hess_request  # noqa: E402
 #: hess_dr's DataLink glue (descriptors, links, SODA, products), loaded once.
 support, _ = utils.loadPythonModule("datalink", relativeTo=__file__)
 
+#: Longest error message sent (DaCHS's messages quote whole values).
+MAX_MESSAGE_LENGTH = 300
 LINKS_STANDARD_ID = "ivo://ivoa.net/std/DataLink#links-1.1"
 VOTABLE_MIME = "application/x-votable+xml"
 DATALINK_MIME = "application/x-votable+xml;content=datalink"
+#: RESPONSEFORMAT values of a links response (all give DATALINK_MIME).
+_LINKS_FORMATS = ("", "votable", VOTABLE_MIME, DATALINK_MIME,
+                  "application/x-votable+xml; content=datalink")
 
 # Exceptions DaCHS raises for a request it will not serve, and what they mean.
 _DACHS_FAULTS = (
@@ -98,7 +103,13 @@ class Response:
 
 
 def dali_error_document(message: str) -> bytes:
-    """A DALI error document: a VOTable with INFO QUERY_STATUS=ERROR."""
+    """A DALI error document: a VOTable with INFO QUERY_STATUS=ERROR.
+
+    Messages are cut to :data:`MAX_MESSAGE_LENGTH`: DaCHS's own quote whole
+    parameter values, and an error document never echoes a long value.
+    """
+    if len(message) > MAX_MESSAGE_LENGTH:
+        message = message[:MAX_MESSAGE_LENGTH] + "..."
     doc = V.VOTABLE[V.RESOURCE(type="results")[
         V.INFO(name="QUERY_STATUS", value="ERROR")[message]]]
     return b"<?xml version='1.0' encoding='utf-8'?>\n" + doc.render()
@@ -136,8 +147,6 @@ def classify(exc: BaseException) -> tuple[int, str, dict]:
 def error_response(exc: BaseException) -> Response:
     """The DALI error document answering ``exc`` (the one mapping place)."""
     status, message, headers = classify(exc)
-    if len(message) > 1000:  # never echo a huge value back
-        message = message[:1000] + "..."
     return Response(status, VOTABLE_MIME, dali_error_document(message), headers)
 
 
@@ -184,12 +193,19 @@ class Core(datalink.DatalinkCore):
         if renderer.name not in self.datalinkAdaptingRenderers:
             return self
         self._adopt_procs()
-        if renderer.name != "dlget":
-            return super().adaptForRenderer(renderer, queryMeta)
         try:
             raw = utils.stealVar("args")
         except ValueError:
             raw = {}
+        if renderer.name != "dlget":
+            # dlmeta: faults of datasets are rows of the links table; what
+            # DaCHS's parser refuses (MAXREC=x) gets an error document
+            core = super().adaptForRenderer(renderer, queryMeta)
+            try:
+                self._parse_as_dachs_will(core, renderer, queryMeta, raw)
+            except base.ValidationError as exc:
+                return self._answering((VOTABLE_MIME, dali_error_document(classify(exc)[1])))
+            return core
         try:
             if isinstance(raw, dict) and raw:
                 hess_request.check_raw_parameters(raw, single={"ID"})
@@ -197,20 +213,24 @@ class Core(datalink.DatalinkCore):
                 if checker:
                     getattr(self.support, checker)(raw)
             core = super().adaptForRenderer(renderer, queryMeta)
-            if isinstance(raw, dict):
-                # DaCHS's own parse, as service.run does it next: its
-                # errors are answered here instead of by the renderer
-                inputdef.CoreArgs.fromRawArgs(
-                    core.inputTable, raw,
-                    self.parent.getContextGrammarFor(renderer, queryMeta, core))
+            self._parse_as_dachs_will(core, renderer, queryMeta, raw)
             return core
         except svcs.RedirectBase:
             raise
         except Exception as exc:
             return self._answering(error_response(exc))
 
-    def _answering(self, response: Response):
-        """A per-request core that parses nothing and returns ``response``."""
+    def _parse_as_dachs_will(self, core, renderer, queryMeta, raw):
+        """DaCHS's own parse of the request, as service.run does it next, so
+        that its errors are answered by this core rather than the renderer."""
+        if isinstance(raw, dict):
+            inputdef.CoreArgs.fromRawArgs(
+                core.inputTable, raw,
+                self.parent.getContextGrammarFor(renderer, queryMeta, core))
+
+    def _answering(self, response):
+        """A per-request core that parses nothing and returns ``response``
+        (a :class:`Response`, or a (media type, bytes) pair for dlmeta)."""
         core = self.change(inputTable=base.makeStruct(
             svcs.InputTD, inputKeys=[], exclusive=False))
         core.nocache = True
@@ -258,9 +278,11 @@ class Core(datalink.DatalinkCore):
             # Browsers (user agent "Mozilla") get HTML from the renderer;
             # everything else the DataLink media type, whatever it accepts.
             requested = str(inputTable.getParam("responseformat") or "")
-            media_type = (DATALINK_MIME if requested in ("", "votable")
-                          else requested)
-            return (media_type, b"<?xml-stylesheet href='/static/xsl/"
+            if requested not in _LINKS_FORMATS:
+                return (VOTABLE_MIME, dali_error_document(
+                    f"UsageError: RESPONSEFORMAT {hess_request.excerpt(requested)} is not"
+                    f" supported; use {DATALINK_MIME}"))
+            return (DATALINK_MIME, b"<?xml-stylesheet href='/static/xsl/"
                     b"datalink-to-html.xsl' type='text/xsl'?>" + vot.render())
         finally:
             self.finalize()
