@@ -323,8 +323,9 @@
     <column name="problems" type="text" ucd="meta.note"
       verbLevel="30"
       description="What was found odd in the file at import (or NULL)"/>
+    <!-- hidden: not in TAP (a server path is nobody's business) -->
     <column name="source_path" type="text" ucd="meta.id;meta.file"
-      verbLevel="30" required="True"
+      verbLevel="30" required="True" hidden="True"
       description="The event list file (inputs-relative or absolute path) as
         the import saw it; incremental imports compare it with the disk"/>
     <column name="source_mtime" type="timestamp" ucd="time.processing"
@@ -563,6 +564,7 @@
       use (terms).  The DataLink service links to them.</meta>
     <customCore module="res/dlcore">
       <property key="procs">productProcs</property>
+      <property key="checkRequest">check_product_request</property>
     </customCore>
   </service>
 

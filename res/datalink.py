@@ -135,6 +135,17 @@ def check_cutout_request(raw):
     hess_soda.parse_cutout(raw)
 
 
+def check_product_request(raw):
+    """Refuse an unknown PRODUCT before DaCHS parses it (DaCHS's own message
+    would quote the whole value)."""
+    from hess_dr import request as hess_request
+    for value in raw.get("PRODUCT", []):
+        if value and value not in hess_links.PRODUCTS:
+            raise hess_soda.SodaError(
+                f"{hess_request.excerpt(value)} is not one of"
+                f" {', '.join(hess_links.PRODUCTS)}", "PRODUCT")
+
+
 def file_name(descriptor, args, media_type):
     """File name of a dlget product of a dataset, with the right extension."""
     if descriptor is None or getattr(descriptor, "accessPath", None) is None:
