@@ -70,46 +70,46 @@ def crab(tap, tmp_path_factory):
 
 
 def _calibration_links(results) -> dict:
-    """obs_id -> number of #calibration links the live DataLink offers."""
-    counts = {}
+    """obs_id -> sorted content qualifiers of the #calibration links the live
+    DataLink offers."""
+    offered = {}
     for row in results:
         links = row.getdatalink()
-        counts[str(row["obs_id"])] = sum(
-            1 for link in links
+        offered[str(row["obs_id"])] = sorted(
+            str(link["content_qualifier"]) for link in links
             if str(link["semantics"]).endswith("#calibration") and link["access_url"])
-    return counts
+    return offered
 
 
-def test_downloads_are_the_published_files(crab, originals):
+def test_downloads_are_the_published_files(crab, originals, dr1_service):
     downloads = crab["downloads"]
     assert [d["obs_id"] for d in downloads] == list(CRAB_RUNS)
-    offered = _calibration_links(crab["results"])
+    # every DR1 file holds its four IRFs, and DataLink offers each as #calibration
+    assert _calibration_links(crab["results"]) == {
+        run: ["aeff", "bkgrate", "edisp", "psf"] for run in CRAB_RUNS}
     for run in downloads:
         # the #this file is the released file, byte for byte
         assert sha256(run["event_list"]) == sha256(originals[run["obs_id"]])
         assert run["event_list"].name.startswith(f"obs_{run['obs_id']}_events.fits")
-        if offered[run["obs_id"]]:
-            # one single-IRF GADF file per type, equal to the released HDU
-            assert sorted(run["calibration"]) == sorted(IRF_EXTNAMES), run["notes"]
-            with fits.open(originals[run["obs_id"]]) as released:
-                for hdu_type, path in run["calibration"].items():
-                    with fits.open(path) as single:
-                        assert len(single) == 2
-                        assert single[1].name == IRF_EXTNAMES[hdu_type]
-                        for column in released[IRF_EXTNAMES[hdu_type]].columns.names:
-                            np.testing.assert_array_equal(
-                                single[1].data[column],
-                                released[IRF_EXTNAMES[hdu_type]].data[column])
-        else:
-            # the DataLink service does not offer them (yet): IRFs come
-            # from the event list itself
-            assert run["calibration"] == {}
-            assert any("IRFs from the event list file" in n for n in run["notes"])
-    # the terms of use travel with the copy
-    terms = {run["terms_of_use"] for run in downloads}
-    if terms != {None}:
-        (path,) = terms
-        assert "H.E.S.S." in path.read_text()
+        # one single-IRF GADF file per type, equal to the released HDU
+        assert sorted(run["calibration"]) == sorted(IRF_EXTNAMES), run["notes"]
+        assert not any("IRFs from the event list file" in n for n in run["notes"]), run["notes"]
+        with fits.open(originals[run["obs_id"]]) as released:
+            for hdu_type, path in run["calibration"].items():
+                with fits.open(path) as single:
+                    assert len(single) == 2
+                    assert single[1].name == IRF_EXTNAMES[hdu_type]
+                    for column in released[IRF_EXTNAMES[hdu_type]].columns.names:
+                        np.testing.assert_array_equal(
+                            single[1].data[column],
+                            released[IRF_EXTNAMES[hdu_type]].data[column])
+    # the terms of use travel with the copy: one file (the four runs share
+    # them), the collection's configured text
+    (path,) = {run["terms_of_use"] for run in downloads}
+    assert path == crab["dest"] / "terms-of-use.txt"
+    rights = config.load(dr1_service.config_path).collections[0].rights
+    assert path.read_text() == rights
+    assert "These terms of use must be included in all copies" in rights
 
 
 def test_index_files_match_the_event_headers(crab, originals):

@@ -431,29 +431,42 @@ def test_survey_previews_gtis_and_format(families, tap, obscore, name):
     assert len(gti) == expected["n_gti"]
 
 
-def test_zz_collection_removed_from_the_configuration_is_pruned(families, tap):
-    """Runs last (it changes the configuration): a re-import after a
-    collection was removed from the configuration drops that collection's
-    rows (its files still exist, but no configured data_dir holds them) and
-    keeps every other row."""
-    service, _, _, _ = families
-    before = {str(r["obs_collection"]): int(r["n"]) for r in tap.run_sync(
-        "SELECT obs_collection, COUNT(*) AS n FROM ivoa.obscore"
-        " GROUP BY obs_collection").to_table()}
-    config = yaml.safe_load(service.config_path.read_text())
-    config["collections"] = [c for c in config["collections"] if c["name"] != "veritas"]
-    service.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    service.instance.stop_server()
-    try:
-        result = service.instance.run_dachs("imp", "hess_dr/q")
-    finally:
-        service.instance.start_server()
-    output = result.stdout + result.stderr
-    assert output.count("is below no configured data_dir any more") == 3
-    after = {str(r["obs_collection"]): int(r["n"]) for r in tap.run_sync(
-        "SELECT obs_collection, COUNT(*) AS n FROM ivoa.obscore"
-        " GROUP BY obs_collection").to_table()}
-    del before["SYNTH-VERITAS"]
-    assert after == before
-    gti = tap.run_sync("SELECT COUNT(*) AS n FROM hess_dr.gti WHERE collection = 'veritas'")
-    assert gti.to_table()["n"][0] == 0
+def test_collection_removed_from_the_configuration_is_pruned(tmp_path_factory):
+    """A re-import after a collection was removed from the configuration
+    drops that collection's rows (its files still exist, but no configured
+    data_dir holds them) and keeps every other row.  Its own instance (two
+    families): it changes the configuration."""
+    data = tmp_path_factory.mktemp("pruned_data")
+    written = synth.write_families(data, ["hess", "veritas"])
+    config = synth.families_config(written, absolute=True)
+    config_path = tmp_path_factory.mktemp("pruned_config") / "hess_dr.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    with make_service(tmp_path_factory, config_path, "pruned") as service:
+        tap = pyvo.dal.TAPService(service.tap_url)
+
+        def counts():
+            return {str(r["obs_collection"]): int(r["n"]) for r in tap.run_sync(
+                "SELECT obs_collection, COUNT(*) AS n FROM ivoa.obscore"
+                " GROUP BY obs_collection").to_table()}
+
+        def veritas_gtis():
+            return tap.run_sync("SELECT COUNT(*) AS n FROM hess_dr.gti"
+                                " WHERE collection = 'veritas'").to_table()["n"][0]
+
+        assert counts() == {f.collection["obs_collection"]: len(f.event_files)
+                            for f in written.values()}
+        assert veritas_gtis() == sum(_independent(p)["n_gti"]
+                                     for p in written["veritas"].event_files)
+        config["collections"] = [c for c in config["collections"] if c["name"] != "veritas"]
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        service.instance.stop_server()
+        try:
+            result = service.instance.run_dachs("imp", "hess_dr/q")
+        finally:
+            service.instance.start_server()
+        output = result.stdout + result.stderr
+        assert output.count("is below no configured data_dir any more") == len(
+            written["veritas"].event_files) == 3
+        assert counts() == {written["hess"].collection["obs_collection"]:
+                            len(written["hess"].event_files)}
+        assert veritas_gtis() == 0
