@@ -2,7 +2,9 @@
 # Bring a Debian 12 machine (root, no systemd) to the state hess_dr needs:
 # DaCHS 2.7 + PostgreSQL 15 (pgsphere, q3c) running, root a PG superuser,
 # and <checkout>/.venv on Debian's interpreter with gammapy 1.3, pyvo, pytest
-# and hess_dr itself and its development package dev/ (hess_dr_dev), editable.
+# and hess_dr itself and its development package dev/ (hess_dr_dev), editable;
+# prov[dot] (W3C PROV documents of analysis jobs and datasets; pydot, and
+# Debian's graphviz, draw them).
 #
 # Idempotent and quiet: when everything is in place it only checks and prints
 # one line.  Usage: bash bin/bootstrap.sh
@@ -11,11 +13,11 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
 DEB_PACKAGES=(python3-gavo postgresql-15-pgsphere postgresql-15-q3c python3-venv
-              stilts python3-h5py python3-psutil chromium chromium-driver)
+              stilts python3-h5py python3-psutil chromium chromium-driver graphviz)
 # Debian packages DaCHS is built against; pip must never replace them in the venv
 # (gammapy 2 / numpy 2 / astropy 6 break every DaCHS command).
 DEBIAN_PINNED=(numpy astropy scipy matplotlib pyerfa PyYAML lxml psycopg2 Twisted
-               docutils python-dateutil Pillow requests urllib3 packaging)
+               docutils python-dateutil Pillow requests urllib3 packaging pyparsing)
 VENV=.venv
 # Another apt/dpkg run (e.g. a provisioning script) may hold the lock: wait for it.
 APT_GET=(apt-get -q -o DPkg::Lock::Timeout=900)
@@ -115,7 +117,7 @@ ensure_venv() {
   write_constraints
   "$VENV/bin/pip" install -q --disable-pip-version-check \
       -c "$VENV/constraints-debian.txt" \
-      "gammapy>=1.3,<1.4" pyvo pytest pytest-random-order hypothesis -e . -e dev
+      "gammapy>=1.3,<1.4" pyvo "prov[dot]" pytest pytest-random-order hypothesis -e . -e dev
   PIP_RAN=1
 }
 
