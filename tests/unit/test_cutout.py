@@ -231,7 +231,9 @@ def test_time_cut_header_consistency(runs, window):
     assert header["DEADC"] == original.header["DEADC"]
     assert header["LIVETIME"] == pytest.approx(ontime * original.header["DEADC"], rel=1e-12, abs=1e-9)
     assert header["TELAPSE"] == pytest.approx(header["TSTOP"] - header["TSTART"], abs=1e-6)
-    if len(gti):
+    # the run's one GTI, clipped to the window; the window after the run keeps none
+    assert len(gti) == (0 if window == "after" else 1)
+    if window != "after":
         assert header["TSTART"] == pytest.approx(gti["START"].min(), abs=1e-6)
         assert header["TSTOP"] == pytest.approx(gti["STOP"].max(), abs=1e-6)
     assert out["GTI"].header["TSTART"] == header["TSTART"]
@@ -423,6 +425,97 @@ def test_region_cut_needs_positions(tmp_path, collection):
     with pytest.raises(CutoutError, match="no RA column") as info:
         cut(run, CIRCLE="83 22 1")
     assert info.value.http_status == 400
+
+
+# --------------------------------------------------------------------------
+# cut edges: every bound is inclusive (README, "Server-side event cutouts")
+# --------------------------------------------------------------------------
+
+def _below(x, dtype=np.float64) -> float:
+    """The largest ``dtype`` number below x."""
+    return float(np.nextafter(dtype(x), dtype(-np.inf)))
+
+
+def _above(x, dtype=np.float64) -> float:
+    """The smallest ``dtype`` number above x."""
+    return float(np.nextafter(dtype(x), dtype(np.inf)))
+
+
+def test_energy_edges_are_inclusive(tmp_path, collection):
+    f32 = np.float32   # the ENERGY column is float32: these values are exact there
+    energies = [0.5, _below(1.0, f32), 1.0, 2.0, 10.0, _above(10.0, f32), 16.0]
+    path = synth.write_event_list(tmp_path / "energy_edges.fits",
+                                  energies=np.array(energies) * u.TeV)
+    assert Original(path).data["ENERGY"].tolist() == energies
+    run = dl3.read_run(path, collection)
+    out = cut(run, ENERGY="1 10")
+    assert out["EVENTS"].data["ENERGY"].tolist() == [1.0, 2.0, 10.0]
+    assert out["EVENTS"].data["EVENT_ID"].tolist() == [3, 4, 5]
+    # both bounds at once: a single energy
+    assert cut(run, ENERGY="2 2")["EVENTS"].data["ENERGY"].tolist() == [2.0]
+    # an open bound keeps the event on the other, closed one
+    assert cut(run, ENERGY="-Inf 1")["EVENTS"].data["ENERGY"].tolist() == energies[:3]
+
+
+def test_band_edges_are_inclusive(tmp_path, collection):
+    band = (1.2e-19, 2.4e-19)   # metres: 5.17 to 10.33 TeV
+    lo, hi = (e.to_value(u.TeV) for e in parse_cutout({"BAND": f"{band[0]} {band[1]}"}).energy)
+    # what BAND means (E = hc / lambda, hc from astropy) ...
+    assert lo == pytest.approx(HC_TEV_M / band[1], rel=1e-12, abs=0)
+    assert hi == pytest.approx(HC_TEV_M / band[0], rel=1e-12, abs=0)
+    # ... and events on exactly those energies (a float64 ENERGY column)
+    energies = [1.0, _below(lo), lo, 7.0, hi, _above(hi), 20.0]
+    path = synth.write_event_list(
+        tmp_path / "band_edges.fits", energies=np.array(energies) * u.TeV,
+        column_overrides={"ENERGY": fits.Column("ENERGY", "D", unit="TeV", array=energies)})
+    assert Original(path).data["ENERGY"].tolist() == energies
+    run = dl3.read_run(path, collection)
+    out = cut(run, BAND=f"{band[0]} {band[1]}")
+    assert out["EVENTS"].data["ENERGY"].tolist() == [lo, 7.0, hi]
+
+
+# MJD 53343.9375 UTC is 2004-12-04T22:30:00 UTC.  The DR1 epoch (MJDREFI 51910 +
+# MJDREFF 0.000742870370370241 TT) is 2001-01-01T00:00:00 UTC and no leap second
+# fell in between, so that instant is MET (53343.9375 - 51910) * 86400 =
+# 123892200 s exactly; 1/1024 day (84.375 s) later is MET 123892284.375.
+EDGE_MJD = (53343.9375, 53343.9384765625)
+EDGE_MET = (123892200.0, 123892284.375)
+
+
+def test_time_edges_are_inclusive(tmp_path, collection):
+    lo, hi = EDGE_MET
+    times = [lo - 10, _below(lo), lo, lo + 40, hi, _above(hi), hi + 10]
+    # TSTART/TSTOP (and the one GTI) 123890826 to 123892513 hold the window
+    path = synth.write_event_list(tmp_path / "time_edges.fits", times=times,
+                                  energies=np.ones(len(times)) * u.TeV)
+    original = Original(path)
+    assert original.data["TIME"].tolist() == times
+    assert [original.met(mjd) for mjd in EDGE_MJD] == list(EDGE_MET)   # astropy agrees
+    run = dl3.read_run(path, collection)
+    out = cut(run, TIME=f"{EDGE_MJD[0]!r} {EDGE_MJD[1]!r}")
+    assert out["EVENTS"].data["TIME"].tolist() == [lo, lo + 40, hi]
+    gti = out["GTI"].data
+    assert list(zip(gti["START"].tolist(), gti["STOP"].tolist())) == [(lo, hi)]
+    assert out["EVENTS"].header["ONTIME"] == pytest.approx(84.375, rel=0, abs=1e-9)
+    # open bounds keep the event on the closed one
+    assert cut(run, TIME=f"-Inf {EDGE_MJD[0]!r}")["EVENTS"].data["TIME"].tolist() == times[:3]
+    assert cut(run, TIME=f"{EDGE_MJD[1]!r} +Inf")["EVENTS"].data["TIME"].tolist() == [hi, *times[5:]]
+
+
+def test_circle_and_range_edges_are_inclusive(tmp_path, collection):
+    f32 = np.float32   # RA/DEC columns are float32: these values are exact there
+    dec = [_below(21.5, f32), 21.5, 22.0, 22.5, _above(22.5, f32)]
+    ra = [83.5] * len(dec)
+    path = synth.write_event_list(tmp_path / "region_edges.fits", ra=ra, dec=dec,
+                                  energies=np.ones(len(dec)) * u.TeV)
+    assert Original(path).data["DEC"].tolist() == dec
+    separation = SkyCoord(ra, dec, unit="deg").separation(SkyCoord(83.5, 22.0, unit="deg")).deg
+    assert separation[1] == separation[3] == 0.5          # exactly on the circle
+    assert separation[0] > 0.5 and separation[4] > 0.5
+    run = dl3.read_run(path, collection)
+    for params in ({"CIRCLE": "83.5 22 0.5"}, {"POS": "CIRCLE 83.5 22 0.5"},
+                   {"POS": "RANGE 83.5 84 21.5 22.5"}):   # RA and Dec on the box's edges
+        assert cut(run, **params)["EVENTS"].data["DEC"].tolist() == [21.5, 22.0, 22.5], params
 
 
 # --------------------------------------------------------------------------

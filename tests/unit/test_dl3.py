@@ -457,6 +457,20 @@ def test_quirk_gti_stop_before_tstop(tmp_path, collection):
     assert (row["t_stop"] - rows.mjd(run.t_stop)) * 86400 == pytest.approx(-100, abs=1e-4)
 
 
+@pytest.mark.parametrize("gti", [
+    pytest.param([(123880000.0, 123890826.0)], id="ends-at-TSTART"),
+    pytest.param([(123892513.0, 123899000.0)], id="starts-at-TSTOP"),
+    pytest.param([(123880000.0, 123885000.0), (123891000.0, 123892000.0)], id="one-of-two-inside"),
+])
+def test_quirk_gti_partly_outside_the_run(tmp_path, collection, gti):
+    """Published when any GTI overlaps TSTART-TSTOP, touching included (a GTI
+    wholly outside the run is refused: BAD_FILES)."""
+    run = read(tmp_path, collection, gti=gti)
+    assert run.problems == ("GTIs extend beyond TSTART-TSTOP",)
+    assert list(zip(run.gti.start_met, run.gti.stop_met)) == gti
+    assert (run.tstart, run.tstop) == (123890826.0, 123892513.0)
+
+
 def test_quirk_no_gti_table(tmp_path, collection):
     run = read(tmp_path, collection, gti=None)
     assert len(run.gti) == 1
@@ -599,6 +613,8 @@ BAD_FILES = [
     pytest.param(_events(gti=[(123890826.0, 123891000.0), (123891500.0, 123891400.0)]),
                  "GTI table has an interval with STOP before START", id="GTI-STOP-before-START"),
     pytest.param(_events(gti=[]), "GTI table is empty", id="GTI-empty"),
+    pytest.param(_events(gti=[(123880000.0, 123885000.0), (123893000.0, 123899000.0)]),
+                 "no GTI overlaps TSTART-TSTOP (123890826.0-123892513.0)", id="GTIs-outside-the-run"),
     pytest.param(_events(header_overrides={"TSTART": None, "TSTOP": None}, gti=None),
                  "missing required keywords TSTART/TSTOP and no GTI table", id="no-times-at-all"),
 ]

@@ -463,12 +463,17 @@ def test_new_keys(tmp_path):
 
 def test_example_configuration_matches_the_families(families, tmp_path):
     written, generated = families
-    shutil.copy(EXAMPLE, written["hess"].directory.parent / "example.yaml")
-    example = config.load(written["hess"].directory.parent / "example.yaml")
+    # The example's data_dirs are relative to its own folder: put it beside
+    # links to the family folders (the module's shared folder stays untouched).
+    for family in written.values():
+        (tmp_path / family.directory.name).symlink_to(family.directory)
+    shutil.copy(EXAMPLE, tmp_path / "example.yaml")
+    example = config.load(tmp_path / "example.yaml")
     assert [c.name for c in example.collections] == list(synth.FAMILIES)
     for mine, theirs in zip(example.collections, generated.collections):
         left, right = dataclasses.asdict(mine), dataclasses.asdict(theirs)
         left.pop("rights"), right.pop("rights")
+        assert left.pop("data_dir") == tmp_path / right.pop("data_dir").name
         assert left == right
 
 

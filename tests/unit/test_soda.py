@@ -80,6 +80,15 @@ def test_time_is_utc_mjd():
     assert lo.tt.isot == "2004-12-04T22:05:52.184"
 
 
+@pytest.mark.parametrize("name, value", [("ENERGY", "2 2"), ("BAND", "1e-19 1e-19"),
+                                         ("TIME", "53343.9375 53343.9375")])
+def test_equal_bounds_are_a_valid_interval(name, value):
+    """Bounds are inclusive, so lo == hi selects what sits exactly there."""
+    spec = parse_cutout({name: value})
+    lo, hi = spec.time if name == "TIME" else spec.energy
+    assert lo == hi
+
+
 def test_time_open_bounds():
     lo, hi = parse_cutout({"TIME": "-Inf 53343.93"}).time
     assert lo is None and hi.mjd == 53343.93
