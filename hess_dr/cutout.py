@@ -38,8 +38,8 @@ from astropy.io import fits
 from astropy.time import Time, TimeDelta
 
 from . import __version__, fitsbytes
-from .events import (EventCache, EventsError, EventTable, hdu_piece, open_fits, read_irf_piece,
-                     stripped)
+from .events import (EventCache, EventsError, EventTable, fill_cache, hdu_piece, open_fits,
+                     read_irf_piece, stripped)
 from .soda import CutoutSpec
 
 try:  # the warning erfa gives for UTC far from the leap-second table
@@ -70,6 +70,9 @@ class CutoutError(Exception):
     def __init__(self, message: str, http_status: int = 500):
         super().__init__(message)
         self.http_status = http_status
+
+    def __reduce__(self):  # (raised in worker processes, pickled back)
+        return type(self), (str(self), self.http_status)
 
 
 # --------------------------------------------------------------------------
@@ -190,15 +193,15 @@ class _Source:
         table = self.cache.load(layout) if self.cache is not None else None
         if table is not None:
             return table
-        hdus, _ = self._hdus()
+        hdus, data = self._hdus()
         try:
             table = EventTable.from_hdulist(hdus, layout)
         except EventsError as exc:
             raise CutoutError(f"{self.path.name}: {exc}") from None
         if self.cache is not None:
             try:
-                self.cache.store(table)
-            except OSError:
+                fill_cache(self.cache, hdus, data, layout)
+            except (OSError, ValueError, KeyError, EventsError):
                 pass  # serve without a cache
         return table
 

@@ -28,7 +28,7 @@ from astropy.time import Time
 from . import events as event_table
 from . import index as gadf_index
 from .config import Collection
-from .layout import QUANTITIES, FileStamp, Layout
+from .layout import MAX_STORED_GTIS, QUANTITIES, FileStamp, Layout
 from .timeref import (TIME_KEYWORDS, RunTimes, TimeReference, TimeRefError,
                       convert_together, time_reference)
 from .values import finite_float as _float
@@ -59,6 +59,9 @@ class DL3Error(Exception):
         super().__init__(f"{path}: {reason}")
         self.path = str(path)
         self.reason = reason
+
+    def __reduce__(self):  # (raised in worker processes, pickled back)
+        return type(self), (self.path, self.reason)
 
 
 class NotAnEventList(DL3Error):
@@ -301,7 +304,8 @@ def read_run(path: str | os.PathLike, collection: Collection, *,
         hdus, data, stamp = _open(path)
         with hdus:
             _check_complete(path, hdus, data)
-            run = _read_open_file(path, file_size, hdus, collection, resolve_psf, stamp)
+            run = _read_open_file(path, file_size, hdus, collection, resolve_psf, stamp,
+                                  data, cache)
             if cache is not None:
                 try:
                     event_table.fill_cache(cache, hdus, data, run.layout)
@@ -474,7 +478,8 @@ def response_hdus(hdus) -> dict:
 
 
 def _read_open_file(path: Path, file_size: int, hdus, collection: Collection,
-                    resolve_psf: bool = True, stamp: FileStamp | None = None) -> Run:
+                    resolve_psf: bool = True, stamp: FileStamp | None = None,
+                    data: bytes | None = None, cache=None) -> Run:
     if path.name in gadf_index.INDEX_FILE_NAMES:
         raise NotAnEventList(path, "GADF index file, not an event list (used for metadata)")
     events_position = find_hdu_index(hdus, "EVENTS", EVENTS_EXTNAMES)
@@ -571,11 +576,14 @@ def _read_open_file(path: Path, file_size: int, hdus, collection: Collection,
     date_end, time_end = _date_time(look.get("DATE-END", "DATE_END"), look.get("TIME-END", "TIME_END"))
 
     irfs, irf_headers, irf_stamps = _find_irfs(path, hdus, indexes, obs_id, problems)
-    layout = dataclasses.replace(layout, irfs=irfs, irf_stamps=irf_stamps)
+    layout = dataclasses.replace(
+        layout, irfs=irfs, irf_stamps=irf_stamps,
+        gti=(tuple(gti.start_met.tolist()), tuple(gti.stop_met.tolist()))
+        if len(gti) <= MAX_STORED_GTIS else None)
     containment = _irf_containment(irfs, irf_headers)
     safe_lo, safe_hi = _safe_energies(obs_row, irfs, irf_headers)
     psf_radius, psf_energy, psf_offset = (_psf_resolution(irfs, collection, problems,
-                                                          hdus, path)
+                                                          hdus, path, data, cache)
                                           if resolve_psf else (None, None, None))
 
     altitude = _altitude(look, (header, hdus[0].header), collection, problems)
@@ -937,19 +945,53 @@ def _safe_energies(obs_row: dict, irfs, headers: dict):
     return (None if lo is None else lo * u.TeV), (None if hi is None else hi * u.TeV)
 
 
-def _psf_resolution(irfs, collection: Collection, problems, hdus=None, path=None):
+def _psf_resolution(irfs, collection: Collection, problems, hdus=None, path=None,
+                    data: bytes | None = None, cache=None):
     """68% containment radius of the PSF at the configured reference point
-    (a PSF in the event file is read from its open ``hdus``)."""
+    (a PSF in the event file is read from its open ``hdus``).
+
+    With a ``cache`` (an import), the radius of a PSF in the event file is
+    remembered by the PSF HDU's content: a re-import of the file needs no
+    Gammapy.
+    """
     ref = next((r for r in irfs if r.hdu_type == "psf"), None)
     energy = collection.psf_ref_energy_tev * u.TeV
     offset = collection.psf_ref_offset_deg * u.deg
     if ref is None:
         return None, None, None
+    in_file = Path(ref.path) == path
+    memo_key = None
+    if cache is not None and in_file:
+        memo_key = _psf_memo_key(hdus, ref, data, energy, offset)
+        if memo_key is not None:
+            arcsec = cache.memo("psf-radius", memo_key)
+            if isinstance(arcsec, float):
+                return arcsec * u.arcsec, energy, offset
     from .irf import containment_radius  # gammapy import is slow; only when needed
     try:
-        radius = containment_radius(
-            ref, energy, offset, hdulist=hdus if Path(ref.path) == path else None)
+        radius = containment_radius(ref, energy, offset, hdulist=hdus if in_file else None)
     except Exception as exc:  # gammapy raises many types on odd IRFs
         problems.append(f"PSF in {ref.path.name}[{ref.hdu}] unusable for s_resolution: {exc}")
         return None, None, None
+    if memo_key is not None:
+        try:
+            cache.remember("psf-radius", memo_key, float(radius.to_value(u.arcsec)))
+        except OSError:
+            pass
     return radius, energy, offset
+
+
+def _psf_memo_key(hdus, ref, data, energy, offset) -> str | None:
+    """What a PSF containment radius depends on: the PSF HDU (header and
+    data), its class, the reference point and the Gammapy version."""
+    import hashlib
+    from importlib import metadata
+    try:
+        hdu = hdus[ref.hdu]
+        version = metadata.version("gammapy")
+    except (KeyError, metadata.PackageNotFoundError):
+        return None
+    digest = hashlib.sha256(hdu.header.tostring().encode())
+    digest.update(event_table.raw_data(hdu, data))
+    return (f"{digest.hexdigest()} {ref.hdu_class} {energy.to_value(u.TeV)!r} TeV"
+            f" {offset.to_value(u.deg)!r} deg 0.68 gammapy {version}")

@@ -25,3 +25,6 @@ class ServiceBusy(Exception):
     def __init__(self, message: str, retry_after: int = 1):
         super().__init__(message)
         self.retry_after = max(1, int(retry_after))
+
+    def __reduce__(self):
+        return type(self), (str(self), self.retry_after)

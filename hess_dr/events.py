@@ -18,6 +18,7 @@ file by whoever needs it.
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import io
@@ -37,7 +38,7 @@ from .layout import FileStamp, Layout
 #: reader lets astropy stream them instead).
 IN_MEMORY_LIMIT = 512 * 2**20
 
-_CACHE_VERSION = "1"
+_CACHE_VERSION = "2"
 
 
 class EventsError(ValueError):
@@ -53,6 +54,9 @@ class EventsError(ValueError):
     def __init__(self, message: str, http_status: int = 500):
         super().__init__(message)
         self.http_status = http_status
+
+    def __reduce__(self):  # (raised in worker processes, pickled back)
+        return type(self), (str(self), self.http_status)
 
 
 # --------------------------------------------------------------------------
@@ -110,10 +114,17 @@ def stripped(header: fits.Header) -> fits.Header:
     return header
 
 
+def raw_header(hdu, data: bytes | None) -> bytes:
+    """The header of an HDU as the file stores it (its cards, END, padding)."""
+    if data is not None:
+        return data[hdu._header_offset:hdu._data_offset]
+    return hdu.header.tostring().encode("ascii")
+
+
 def hdu_piece(hdu, data: bytes | None) -> bytes:
     """An HDU of an open file as a FITS piece to append to another file:
     its header and data unchanged, CHECKSUM/DATASUM recomputed."""
-    return fitsbytes.hdu_bytes(stripped(hdu.header), raw_data(hdu, data))
+    return fitsbytes.hdu_bytes(raw_header(hdu, data), raw_data(hdu, data))
 
 
 # --------------------------------------------------------------------------
@@ -272,53 +283,82 @@ class EventTable:
 # the cache
 # --------------------------------------------------------------------------
 
+def events_dir(cache_dir: str | os.PathLike) -> str:
+    """Where the event cache lives below hess_dr's cache directory (DaCHS's
+    ``cacheDir``/hess_dr)."""
+    return os.path.join(cache_dir, "events")
+
+
 class EventCache:
     """Decompressed EVENTS rows, headers and IRF pieces of event files,
     below ``root`` (see the module docstring).
 
-    Layout of an entry, for an event file of sha256 ``s``::
+    An entry, for an event file of sha256 ``s``::
 
-        <root>/<s[:2]>/<s>/events.npy     the EVENTS rows (np.load, mmap)
-        <root>/<s[:2]>/<s>/headers.json   PRIMARY, EVENTS, GTI headers
-        <root>/<s[:2]>/<s>/irf-<EXTNAME>.fits   an IRF HDU of the file
-        <root>/shared/<k[:2]>/<k>.fits    an IRF HDU of a separate file
-                                          (k: its path, stamp and HDU)
+        <root>/<s[:2]>/<s>/events.npy    the EVENTS rows (np.load, mmap)
+        <root>/<s[:2]>/<s>/irfs.fits     the IRF HDUs of the file, as pieces
+        <root>/<s[:2]>/<s>/meta.json     PRIMARY, EVENTS, GTI headers and
+                                         where each IRF piece is in irfs.fits
+        <root>/shared/<k[:2]>/<k>.fits   an IRF HDU of a separate file
+                                         (k: its path, stamp and HDU)
+        <root>/memo/<kind>/...           values computed from content
+                                         (PSF containment radii)
 
-    Every file is written atomically; ``headers.json`` last, so an entry
-    with it is complete.
+    Every file is written atomically, ``meta.json`` last: an entry with it
+    is complete.
     """
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
+        self._meta: dict = {}
 
     def _entry(self, sha256: str) -> Path:
         if not sha256 or not all(c in "0123456789abcdef" for c in sha256):
             raise ValueError(f"invalid cache key {sha256!r}")
         return self.root / sha256[:2] / sha256
 
+    def _load_meta(self, layout: Layout) -> dict | None:
+        if layout.stamp is None or layout.stamp.sha256 is None:
+            return None
+        sha = layout.stamp.sha256
+        meta = self._meta.get(sha)
+        if meta is None:
+            try:
+                meta = json.loads((self._entry(sha) / "meta.json").read_text())
+            except (OSError, ValueError):
+                return None
+            if meta.get("version") != _CACHE_VERSION:
+                return None
+            if len(self._meta) > 256:
+                self._meta.clear()
+            self._meta[sha] = meta
+        return meta if meta.get("events_hdu") == layout.events_hdu else None
+
     # ------------------------------------------------------------ events
 
     def load(self, layout: Layout) -> EventTable | None:
         """The cached events of the file ``layout`` describes, or None."""
-        if layout.stamp is None or layout.stamp.sha256 is None:
+        meta = self._load_meta(layout)
+        if meta is None or not meta["records"]:
             return None
-        entry = self._entry(layout.stamp.sha256)
         try:
-            meta = json.loads((entry / "headers.json").read_text())
-            if meta.get("version") != _CACHE_VERSION or meta.get("events_hdu") != layout.events_hdu:
-                return None
-            records = np.load(entry / "events.npy", mmap_mode="r") if meta["records"] else None
-        except (OSError, ValueError, KeyError):
+            records = np.load(self._entry(layout.stamp.sha256) / "events.npy", mmap_mode="r")
+        except (OSError, ValueError):
             return None
-        if records is None:
-            return None
-        headers = {key: None if text is None else fits.Header.fromstring(text)
+        headers = {key: None if text is None else _parsed_header(text)
                    for key, text in meta["headers"].items()}
-        return EventTable(layout, headers["events"], records, headers["primary"],
-                          headers["gti"])
+        return EventTable(layout, headers["events"].copy(), records,
+                          headers["primary"].copy(),
+                          None if headers["gti"] is None else headers["gti"].copy())
 
-    def store(self, table: EventTable) -> None:
-        """Keep ``table`` (read from its file) for later requests."""
+    def store(self, table: EventTable, raw_headers: dict | None = None,
+              irf_pieces: dict | None = None) -> None:
+        """Keep ``table`` (read from its file) for later requests, with the
+        IRF pieces of its file ({EXTNAME: bytes}).
+
+        ``raw_headers``: {"primary", "events", "gti": header text as in the
+        file}, else taken from the table's parsed headers.
+        """
         layout = table.layout
         if layout.stamp is None or layout.stamp.sha256 is None:
             return
@@ -328,58 +368,110 @@ class EventCache:
             def write(out):
                 np.save(out, np.ascontiguousarray(table.records), allow_pickle=False)
             files.write_atomically(entry / "events.npy", write)
+        offsets = {}
+        if irf_pieces:
+            position = 0
+            for name, piece in irf_pieces.items():
+                offsets[name] = [position, len(piece)]
+                position += len(piece)
+            files.write_bytes_atomically(entry / "irfs.fits", b"".join(irf_pieces.values()))
+        if raw_headers is None:
+            raw_headers = {"primary": table.primary_header.tostring(),
+                           "events": table.header.tostring(),
+                           "gti": None if table.gti_header is None
+                           else table.gti_header.tostring()}
         meta = {"version": _CACHE_VERSION, "events_hdu": layout.events_hdu,
                 "records": table.records is not None,
-                "headers": {"primary": table.primary_header.tostring(),
-                            "events": table.header.tostring(),
-                            "gti": None if table.gti_header is None else table.gti_header.tostring()}}
-        files.write_bytes_atomically(entry / "headers.json", json.dumps(meta).encode())
+                "headers": {key: None if text is None else
+                            (text.decode("ascii", "replace") if isinstance(text, bytes) else text)
+                            for key, text in raw_headers.items()},
+                "irfs": offsets}
+        files.write_bytes_atomically(entry / "meta.json", json.dumps(meta).encode())
+        self._meta.pop(layout.stamp.sha256, None)
 
     # -------------------------------------------------------------- IRFs
 
-    def _irf_path(self, layout: Layout, ref) -> Path | None:
+    def _shared_path(self, layout: Layout, ref) -> Path | None:
         path = os.path.abspath(ref.path)
         stamp = layout.irf_stamps.get(path)
-        if stamp is None:  # in the event file itself
-            if layout.stamp is None or layout.stamp.sha256 is None:
-                return None
-            name = hashlib.sha1(ref.hdu.encode()).hexdigest()[:16]
-            return self._entry(layout.stamp.sha256) / f"irf-{name}.fits"
+        if stamp is None:
+            return None
         key = hashlib.sha256(json.dumps([path, stamp.size, stamp.mtime_ns, ref.hdu]).encode()
                              ).hexdigest()
         return self.root / "shared" / key[:2] / f"{key}.fits"
 
     def irf_piece(self, layout: Layout, ref) -> bytes | None:
         """The cached FITS piece of an IRF HDU, or None."""
-        path = self._irf_path(layout, ref)
+        shared = self._shared_path(layout, ref)
         try:
-            return None if path is None else path.read_bytes()
-        except OSError:
+            if shared is not None:
+                return shared.read_bytes()
+            meta = self._load_meta(layout)
+            where = None if meta is None else meta["irfs"].get(ref.hdu.strip().upper())
+            if where is None:
+                return None
+            with open(self._entry(layout.stamp.sha256) / "irfs.fits", "rb") as f:
+                f.seek(where[0])
+                piece = f.read(where[1])
+            return piece if len(piece) == where[1] else None
+        except (OSError, ValueError):
             return None
 
     def store_irf_piece(self, layout: Layout, ref, piece: bytes) -> None:
-        path = self._irf_path(layout, ref)
-        if path is None:
+        """Keep the piece of an IRF HDU of a separate file (those of the
+        event file itself are kept by :meth:`store`)."""
+        shared = self._shared_path(layout, ref)
+        if shared is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        files.write_bytes_atomically(path, piece)
+        shared.parent.mkdir(parents=True, exist_ok=True)
+        files.write_bytes_atomically(shared, piece)
 
     def has_irf_piece(self, layout: Layout, ref) -> bool:
-        path = self._irf_path(layout, ref)
-        return path is not None and path.exists()
+        shared = self._shared_path(layout, ref)
+        return shared is not None and shared.exists()
+
+    # ------------------------------------------------------------- memos
+
+    def _memo_path(self, kind: str, key: str) -> Path:
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        return self.root / "memo" / kind / digest[:2] / f"{digest}.json"
+
+    def memo(self, kind: str, key: str):
+        """A value :meth:`remember` stored under (kind, key), or None."""
+        try:
+            return json.loads(self._memo_path(kind, key).read_text())["value"]
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def remember(self, kind: str, key: str, value) -> None:
+        """Store a JSON value computed from content ``key`` identifies."""
+        path = self._memo_path(kind, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        files.write_bytes_atomically(path, json.dumps({"key": key, "value": value}).encode())
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed_header(text: str) -> fits.Header:
+    """A header parsed from its text (cached: copy before changing it)."""
+    return fits.Header.fromstring(text)
 
 
 def fill_cache(cache: EventCache, hdus, data: bytes | None, layout: Layout) -> None:
     """Store what cutouts need of an open event file (done at import):
     its events and headers, the IRF HDUs it holds, and the IRF HDUs of
     separate files not cached yet."""
-    cache.store(EventTable.from_hdulist(hdus, layout))
+    table = EventTable.from_hdulist(hdus, layout)
+    raw = {"primary": raw_header(hdus[0], data),
+           "events": raw_header(hdus[layout.events_hdu], data),
+           "gti": None if layout.gti_hdu is None else raw_header(hdus[layout.gti_hdu], data)}
+    own = {}
     for ref in layout.irfs:
         if os.path.abspath(ref.path) in layout.irf_stamps:
             if not cache.has_irf_piece(layout, ref):
                 cache.store_irf_piece(layout, ref, read_irf_piece(ref))
         else:
-            cache.store_irf_piece(layout, ref, hdu_piece(hdus[ref.hdu], data))
+            own[ref.hdu.strip().upper()] = hdu_piece(hdus[ref.hdu], data)
+    cache.store(table, raw, own)
 
 
 def read_irf_piece(ref) -> bytes:

@@ -61,27 +61,49 @@ def _timestamp() -> str:
     return datetime.datetime.now().isoformat()[:19]
 
 
-def hdu_bytes(header: fits.Header, data=b"", *, checksum: bool = True) -> bytes:
-    """One HDU as bytes: ``header`` (updated in place with DATASUM and
-    CHECKSUM when ``checksum``) and ``data`` padded to whole blocks.
+_END_CARD = b"END" + b" " * 77
+_SKIPPED = (b"CHECKSUM", b"DATASUM ")
+
+
+def header_cards(text) -> list[bytes]:
+    """The 80-character cards of a header (text or bytes) before its END."""
+    if isinstance(text, str):
+        text = text.encode("ascii")
+    cards = []
+    for start in range(0, len(text) - 79, 80):
+        card = text[start:start + 80]
+        if card[:8] == b"END     ":
+            break
+        cards.append(card)
+    return cards
+
+
+def hdu_bytes(header, data=b"", *, checksum: bool = True) -> bytes:
+    """One HDU as bytes: ``header`` (an astropy Header, or a header's text
+    as a FITS file holds it) and ``data`` padded to whole blocks, with new
+    DATASUM and CHECKSUM cards when ``checksum`` (any old ones dropped).
 
     ``data`` is the HDU's data part as it is written (big-endian rows of a
     binary table, its heap after them); the header's structural keywords
     must describe it.
     """
+    text = header.tostring() if isinstance(header, fits.Header) else header
+    cards = [card for card in header_cards(text) if card[:8] not in _SKIPPED]
     data = padded(bytes(data))
     if not checksum:
-        for key in ("CHECKSUM", "DATASUM"):
-            header.remove(key, ignore_missing=True, remove_all=True)
-        return header.tostring().encode("ascii") + data
+        return padded(b"".join(cards) + _END_CARD, b" ") + data
     datasum = ones_complement_sum(data)
     when = _timestamp()
-    header["DATASUM"] = (str(datasum), f"data unit checksum updated {when}")
-    header.set("CHECKSUM", "0" * 16, f"HDU checksum updated {when}", before="DATASUM")
-    text = header.tostring().encode("ascii")
-    total = ones_complement_sum(text, datasum)
-    header["CHECKSUM"] = encode_checksum(~total & 0xFFFFFFFF)
-    return header.tostring().encode("ascii") + data
+    at = 80 * len(cards)
+    cards.append(fits.Card("CHECKSUM", "0" * 16,
+                           f"HDU checksum updated {when}").image.encode("ascii"))
+    cards.append(fits.Card("DATASUM", str(datasum),
+                           f"data unit checksum updated {when}").image.encode("ascii"))
+    head = bytearray(padded(b"".join(cards) + _END_CARD, b" "))
+    value = head.index(b"'0000000000000000'", at) + 1
+    total = ones_complement_sum(bytes(head), datasum)
+    head[value:value + 16] = encode_checksum(~total & 0xFFFFFFFF).encode("ascii")
+    return bytes(head) + data
 
 
 def split_hdu(piece: bytes) -> tuple[fits.Header, bytes]:

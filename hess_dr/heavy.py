@@ -22,18 +22,17 @@ Sizes come from the environment of the server process:
     workers, with workers + queue at most 8 -- two of the server's ten
     threads stay free for light requests whatever happens).
 
-Workers run at a lower scheduling priority (nice 10) than the server.
+Workers run at a lower scheduling priority (nice 5) than the server.
 """
 from __future__ import annotations
 
-import concurrent.futures
 import math
-import multiprocessing
 import os
 import threading
 import time
 
 from .errors import ServiceBusy
+from .workers import WorkerPool
 
 WORKERS_VARIABLE = "HESS_DR_HEAVY_WORKERS"
 QUEUE_VARIABLE = "HESS_DR_HEAVY_QUEUE"
@@ -43,7 +42,7 @@ DEFAULT_MAX_WAITING = 8
 #: Longest a request waits for its result (seconds).
 TIMEOUT_S = 600
 #: Scheduling priority increment of the workers.
-WORKER_NICENESS = 10
+WORKER_NICENESS = 5
 
 
 def _environ_int(name: str, environ) -> int | None:
@@ -90,15 +89,11 @@ class HeavyPool:
         Worker processes (started on first use).
     queue : int
         Requests that may wait beyond the ``workers`` being computed.
-    context : str
-        multiprocessing start method ("spawn": a forked worker would share
-        the server's sockets and threads' state).
     """
 
-    def __init__(self, workers: int, queue: int, context: str = "spawn"):
+    def __init__(self, workers: int, queue: int):
         self.workers = workers
         self.limit = workers + queue
-        self._context = multiprocessing.get_context(context)
         self._executor = None
         self._lock = threading.Lock()
         self._waiting = 0
@@ -113,8 +108,7 @@ class HeavyPool:
 
     def _executor_now(self):
         if self._executor is None:
-            self._executor = concurrent.futures.ProcessPoolExecutor(
-                self.workers, mp_context=self._context, initializer=_worker_init)
+            self._executor = WorkerPool(self.workers, initializer="hess_dr.heavy:_worker_init")
         return self._executor
 
     def retry_after(self) -> int:
@@ -146,11 +140,7 @@ class HeavyPool:
                                   f" queued (at most {self.limit}); retry later",
                                   self.retry_after())
             if future is None:
-                try:
-                    future = self._executor_now().submit(_timed, function, args)
-                except concurrent.futures.process.BrokenProcessPool:
-                    self._executor = None
-                    future = self._executor_now().submit(_timed, function, args)
+                future = self._executor_now().submit(_timed, function, args)
                 self.computed += 1
                 if key is not None:
                     self._pending[key] = future
@@ -158,10 +148,6 @@ class HeavyPool:
             self._waiting += 1
         try:
             seconds, result = future.result(timeout=timeout)
-        except concurrent.futures.process.BrokenProcessPool:
-            with self._lock:
-                self._executor = None  # a worker died (killed?): start afresh
-            raise
         finally:
             with self._lock:
                 self._waiting -= 1

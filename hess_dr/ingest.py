@@ -56,7 +56,8 @@ def _unexpected(path, exc) -> Outcome:
                           " please report)")
 
 
-def ingest(path: str, configuration: Config, inputs_dir: str, prefix: str) -> Outcome:
+def ingest(path: str, configuration: Config, inputs_dir: str, prefix: str,
+           cache_dir: str | None = None) -> Outcome:
     """Read one source file into its rows, or say why it is skipped.
 
     Parameters
@@ -68,12 +69,15 @@ def ingest(path: str, configuration: Config, inputs_dir: str, prefix: str) -> Ou
         DaCHS's inputs directory (for the incremental-import key).
     prefix : str
         First part of the access references (the resource directory's name).
+    cache_dir : str, optional
+        hess_dr's cache directory (DaCHS's cacheDir/hess_dr): the event
+        cache the services read instead of the files is filled there.
     """
-    return ingest_many([path], configuration, inputs_dir, prefix)[0]
+    return ingest_many([path], configuration, inputs_dir, prefix, cache_dir)[0]
 
 
 def ingest_many(paths: list[str], configuration: Config, inputs_dir: str,
-                prefix: str) -> list[Outcome]:
+                prefix: str, cache_dir: str | None = None) -> list[Outcome]:
     """:func:`ingest` for several files: one task of a reader process.
 
     A task per file would cost about as much in inter-process traffic as a
@@ -81,7 +85,11 @@ def ingest_many(paths: list[str], configuration: Config, inputs_dir: str,
     converted together (one astropy conversion per time reference instead
     of one per file).
     """
-    read = [_read(path, configuration) for path in paths]
+    cache = None
+    if cache_dir is not None:
+        from .events import EventCache, events_dir
+        cache = EventCache(events_dir(cache_dir))
+    read = [_read(path, configuration, cache) for path in paths]
     runs = [item for item in read if isinstance(item, tuple)]
     try:
         errors = dl3.convert_times_of([run for run, _ in runs])
@@ -103,7 +111,7 @@ def ingest_many(paths: list[str], configuration: Config, inputs_dir: str,
     return outcomes
 
 
-def _read(path: str, configuration: Config):
+def _read(path: str, configuration: Config, cache=None):
     """(run, collection) of a file, or the Outcome saying why it is skipped
     (its times are not converted yet)."""
     collection = configuration.collection_for(path)
@@ -121,7 +129,7 @@ def _read(path: str, configuration: Config):
                               f" {loop}, which points back to {os.path.realpath(loop)} (a"
                               " loop: the file is read under its other name)")
     try:
-        return dl3.read_run(path, collection, convert_times=False), collection
+        return dl3.read_run(path, collection, convert_times=False, cache=cache), collection
     except dl3.NotAnEventList as exc:
         return _skipped(path, f"hess_dr: not an event list, skipped: {exc}", level="info")
     except dl3.DL3Error as exc:
@@ -139,6 +147,8 @@ def _rows(path: str, run: dl3.Run, collection, inputs_dir: str, prefix: str) -> 
         obs = rows.obs_row(run, collection, accref)
         obs["source_path"] = sources.source_key(path, inputs_dir)
         obs["source_mtime"] = sources.source_mtime(path)
+        # what the services serve from (hess_dr.layout)
+        obs["layout"] = run.layout.to_json(run.path)
         gtis = rows.gti_rows(run)
     except Exception as exc:
         return _unexpected(path, exc)

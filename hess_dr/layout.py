@@ -29,6 +29,10 @@ VERSION = 1
 #: Event columns a cut or a preview may need (upper-case names).
 QUANTITIES = ("TIME", "ENERGY", "RA", "DEC")
 
+#: Runs with at most this many GTIs carry them in the layout (serving then
+#: needs no query of hess_dr.gti); longer lists stay in that table only.
+MAX_STORED_GTIS = 64
+
 
 @dataclasses.dataclass(frozen=True)
 class FileStamp:
@@ -82,6 +86,9 @@ class Layout:
         The event file as it was read.
     irf_stamps : dict
         {absolute path: FileStamp} of the separate IRF files.
+    gti : tuple or None
+        (starts, stops) of the GTIs in the events' MET, as in hess_dr.gti,
+        for runs with at most :data:`MAX_STORED_GTIS` of them; else None.
     """
 
     events_hdu: int
@@ -94,6 +101,7 @@ class Layout:
     data_format: str = "gadf"
     stamp: FileStamp | None = None
     irf_stamps: dict = dataclasses.field(default_factory=dict)
+    gti: tuple | None = None
 
     def column(self, quantity: str) -> str | None:
         """The name of the column holding ``quantity`` (TIME, ENERGY, RA,
@@ -127,7 +135,9 @@ class Layout:
                "energy_unit_from": self.energy_unit_from, "time": self.time_keywords,
                "irfs": irfs, "format": self.data_format,
                "file": None if self.stamp is None else
-               [self.stamp.size, self.stamp.mtime_ns, self.stamp.sha256]}
+               [self.stamp.size, self.stamp.mtime_ns, self.stamp.sha256],
+               "gtis": None if self.gti is None else
+               [[float(v) for v in self.gti[0]], [float(v) for v in self.gti[1]]]}
         return json.dumps(doc, separators=(",", ":"), sort_keys=True)
 
     @classmethod
@@ -159,7 +169,9 @@ class Layout:
                    energy_unit=doc["energy_unit"], energy_unit_from=doc["energy_unit_from"],
                    time_keywords=dict(doc["time"]), irfs=tuple(irfs),
                    data_format=doc.get("format", "gadf"),
-                   stamp=None if file is None else FileStamp(*file), irf_stamps=stamps)
+                   stamp=None if file is None else FileStamp(*file), irf_stamps=stamps,
+                   gti=None if doc.get("gtis") is None else
+                   (tuple(doc["gtis"][0]), tuple(doc["gtis"][1])))
 
     def current(self, event_path: str | os.PathLike) -> bool:
         """Whether the event file and the separate IRF files are still the

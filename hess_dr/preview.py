@@ -44,7 +44,7 @@ from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
 
 from . import files
-from .events import EventsError, EventTable, open_fits
+from .events import EventsError, EventTable, fill_cache, open_fits
 
 __all__ = ["counts_map_png", "run_summary_png", "cached_png", "cached_preview",
            "file_key", "run_key", "cache_path", "BUILDERS", "PNG_SIGNATURE"]
@@ -90,13 +90,13 @@ def _read_events(run, cache=None) -> _Events:
     energy unit the import decided; from the event cache when there)."""
     table = cache.load(run.layout) if cache is not None else None
     if table is None:
-        hdus, _, _ = open_fits(run.path)
+        hdus, data, _ = open_fits(run.path)
         with hdus:
             table = EventTable.from_hdulist(hdus, run.layout)
             if cache is not None:
                 try:
-                    cache.store(table)
-                except OSError:
+                    fill_cache(cache, hdus, data, run.layout)
+                except (OSError, ValueError, KeyError, EventsError):
                     pass
             return _events_of(table)
     return _events_of(table)

@@ -44,6 +44,9 @@ class MissingIRFError(KeyError):
         self.hdu_type = hdu_type
         self.available = available
 
+    def __reduce__(self):  # (raised in worker processes, pickled back)
+        return type(self), (self.obs_id, self.hdu_type, self.available)
+
     def __str__(self):
         have = ", ".join(self.available) or "none"
         return f"run {self.obs_id} has no {self.hdu_type!r} IRF (available: {have})"

@@ -14,8 +14,8 @@ import os
 
 import numpy as np
 
-from . import cutout, preview, products, stored
-from .events import EventCache
+from . import cutout, products, stored
+from .events import EventCache, events_dir
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,11 +51,6 @@ class Job:
         return None if self.cache_dir is None else EventCache(events_dir(self.cache_dir))
 
 
-def events_dir(cache_dir: str | os.PathLike) -> str:
-    """Where the per-file event cache lives below hess_dr's cache root."""
-    return os.path.join(cache_dir, "events")
-
-
 def previews_dir(cache_dir: str | os.PathLike) -> str:
     """Where previews are cached below hess_dr's cache root."""
     return os.path.join(cache_dir, "previews")
@@ -78,6 +73,7 @@ def irf_job(job: Job, hdu_type: str) -> bytes:
 
 def preview_job(job: Job, kind: str) -> bytes:
     """A preview PNG of a run, through the preview cache."""
+    from . import preview  # (matplotlib: only where previews are drawn)
     run = job.run()
     cache = job.event_cache()
     builder = preview.BUILDERS[kind]

@@ -186,11 +186,12 @@ def _local_path(descriptor):
 
 
 def _read_run(descriptor):
-    from hess_dr import dl3
-    collection = collection_of(descriptor)
-    if collection is None:
-        raise usage_error(f"dataset of unknown collection {descriptor.obs['collection']}")
-    return dl3.read_run(_local_path(descriptor), collection, resolve_psf=False)
+    """The run of a descriptor as the import stored it (obs_index row,
+    GTIs, layout; :mod:`hess_dr.stored`), or the file read again when it
+    changed since the import."""
+    job = _job(descriptor)
+    return hess_stored.record_for(job.row, job.path, job.gti_start, job.gti_stop,
+                                  job.collection)
 
 
 def product_parameter():
@@ -204,38 +205,47 @@ def product_parameter():
 
 
 def _preview_cache_dir():
-    return os.path.join(base.getConfig("cacheDir"), "hess_dr", "previews")
+    return hess_serve.previews_dir(_cache_root())
 
 
 def derived_product(descriptor, args):
-    """Data function of the prod service: (media type, bytes)."""
+    """Data function of the prod service: (media type, bytes).
+
+    The GTI table and the terms of use are made here; files (single IRFs,
+    bundles) and uncached previews in the heavy-work pool
+    (:mod:`hess_dr.heavy`), which answers 503 when it is full.
+    """
     product = args.get("PRODUCT")
+    if product == "provenance":  # issue 17: see publication_provenance below
+        return publication_provenance(descriptor)
     if product not in hess_links.PRODUCTS:
         raise usage_error(f"PRODUCT must be one of {', '.join(hess_links.PRODUCTS)}", "PRODUCT")
     media_type = hess_links.PRODUCTS[product]
     try:
         if product == "terms":
-            collection = collection_of(descriptor)
+            collection = _collection(descriptor)
             return media_type, ((collection and collection.rights) or "").encode("utf-8")
-        if product in ("preview-image", "preview-plot"):
-            from hess_dr import preview
-            builder = preview.counts_map_png if product == "preview-image" else preview.run_summary_png
-            path = _local_path(descriptor)
-            png, _ = preview.cached_png(_preview_cache_dir(), preview.file_key(path), product,
-                                        lambda: builder(_read_run(descriptor)))
-            return media_type, png
-        run = _read_run(descriptor)
         if product == "gti":
             from hess_dr import tables
-            return media_type, tables.gti_votable(run)
-        from hess_dr import cutout, products as hess_products
+            return media_type, tables.gti_votable(_read_run(descriptor))
+        if product in ("preview-image", "preview-plot"):
+            cached = _cached_preview(descriptor, product)
+            if cached is not None:
+                return media_type, cached
+            job = _job(descriptor)
+            return media_type, _heavy(hess_serve.preview_job, job, product,
+                                      key=("preview", job.path, product))
+        job = _job(descriptor)
         if product == "bundle":
-            return media_type, cutout.write_bytes(hess_products.bundle(run))
-        if run.irf(product) is None:
-            raise usage_error(f"observation {run.obs_id} has no {product} IRF", "PRODUCT")
-        return media_type, cutout.write_bytes(hess_products.single_irf(run, product))
-    except base.ValidationError:
+            return media_type, _heavy(hess_serve.bundle_job, job)
+        if product not in (descriptor.obs.get("irf_types") or "").split():
+            raise usage_error(f"observation {descriptor.obs['obs_id']} has no {product} IRF",
+                              "PRODUCT")
+        return media_type, _heavy(hess_serve.irf_job, job, product)
+    except (base.ValidationError, hess_errors.ServiceBusy):
         raise
+    except hess_products.MissingIRFError as exc:
+        raise usage_error(str(exc), "PRODUCT") from None
     except Exception as exc:
         raise internal_error(exc) from exc
 
@@ -290,24 +300,122 @@ def _as_text(value):
 
 
 def soda_cutout(descriptor, args):
-    """Data function of the dl service: (media type, bytes) of the cutout."""
-    from hess_dr import cutout, soda
+    """Data function of the dl service: (media type, bytes) of the cutout,
+    made in the heavy-work pool from what the import stored."""
     try:
-        raw = {name: _as_text(args.get(name)) for name in soda.CUTOUT_PARAMETERS}
-        spec = soda.parse_cutout({name: value for name, value in raw.items()
-                                  if value is not None})
-    except soda.SodaError as exc:
+        raw = {name: _as_text(args.get(name)) for name in hess_soda.CUTOUT_PARAMETERS}
+        spec = hess_soda.parse_cutout({name: value for name, value in raw.items()
+                                       if value is not None})
+    except hess_soda.SodaError as exc:
         raise usage_error(str(exc), exc.parameter or "ID") from None
     except Exception as exc:
         raise internal_error(exc) from exc
     try:
-        run = _read_run(descriptor)
-        return hess_links.GADF_MIME, cutout.write_bytes(cutout.cutout(run, spec))
-    except cutout.CutoutError as exc:
+        return hess_links.GADF_MIME, _heavy(hess_serve.cutout_job, _job(descriptor), spec)
+    except hess_cutout.CutoutError as exc:
         if exc.http_status < 500:
             raise usage_error(str(exc)) from None
         raise internal_error(exc) from exc
-    except base.ValidationError:
+    except (base.ValidationError, hess_errors.ServiceBusy):
         raise
     except Exception as exc:
         raise internal_error(exc) from exc
+
+
+# ------------------------------------------- serving from the stored record
+# (imported once here: an import statement in a request handler takes
+# Python's import lock on every request)
+from hess_dr import cutout as hess_cutout  # noqa: E402
+from hess_dr import errors as hess_errors  # noqa: E402
+from hess_dr import heavy as hess_heavy  # noqa: E402
+from hess_dr import layout as hess_layout  # noqa: E402
+from hess_dr import products as hess_products  # noqa: E402
+from hess_dr import serve as hess_serve  # noqa: E402
+from hess_dr import stored as hess_stored  # noqa: E402
+
+_CONFIGURATION = {}
+
+
+def configuration():
+    """The operator configuration, parsed again only when its file changed
+    (parsing the YAML costs milliseconds a request)."""
+    path = hess_config.find_config_file(resdir=_RESDIR)
+    try:
+        stamp = os.stat(path).st_mtime_ns
+    except OSError:
+        stamp = None
+    cached = _CONFIGURATION.get(str(path))
+    if cached is None or cached[0] != stamp:
+        cached = (stamp, hess_config.load(path))
+        _CONFIGURATION.clear()
+        _CONFIGURATION[str(path)] = cached
+    return cached[1]
+
+
+def _collection(descriptor):
+    return next((c for c in configuration().collections
+                 if c.name == descriptor.obs["collection"]), None)
+
+
+def _cache_root():
+    """hess_dr's cache directory (events, previews) below DaCHS's cacheDir."""
+    return os.path.join(base.getConfig("cacheDir"), "hess_dr")
+
+
+def _stored_layout(descriptor):
+    """The layout the import stored for a dataset, or None."""
+    try:
+        return hess_layout.Layout.from_json(descriptor.obs.get("layout"),
+                                            _local_path(descriptor))
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def _gtis(descriptor, stored_layout=None):
+    """The GTIs the import stored for a dataset (events' MET, in order):
+    from its layout when it holds them, else from hess_dr.gti."""
+    import numpy
+    if stored_layout is not None and stored_layout.gti is not None:
+        return (numpy.asarray(stored_layout.gti[0], dtype=float),
+                numpy.asarray(stored_layout.gti[1], dtype=float))
+    with base.getTableConn() as conn:
+        rows = list(conn.query(
+            "SELECT met_start, met_stop FROM hess_dr.gti"
+            " WHERE obs_publisher_did=%(did)s ORDER BY gti_index",
+            {"did": descriptor.pubDID}))
+    values = numpy.array(rows, dtype=float).reshape(-1, 2)
+    return values[:, 0], values[:, 1]
+
+
+def _job(descriptor):
+    """The serve.Job of a descriptor: its stored obs_index fields and GTIs,
+    the file, its collection and the cache directory."""
+    collection = _collection(descriptor)
+    if collection is None:
+        raise usage_error(f"dataset of unknown collection {descriptor.obs['collection']}")
+    gti_start, gti_stop = _gtis(descriptor, _stored_layout(descriptor))
+    return hess_serve.Job(row=hess_stored.row_fields(descriptor.obs),
+                          path=_local_path(descriptor), gti_start=gti_start,
+                          gti_stop=gti_stop, collection=collection,
+                          cache_dir=_cache_root())
+
+
+def _cached_preview(descriptor, kind):
+    """A preview from the cache without any heavy work (the sha256 stored
+    at import names it while the file is unchanged), or None."""
+    from hess_dr import preview
+    stored_layout = _stored_layout(descriptor)
+    if stored_layout is None or stored_layout.stamp is None \
+            or not stored_layout.current(_local_path(descriptor)):
+        return None
+    try:
+        data = preview.cache_path(_preview_cache_dir(), stored_layout.stamp.sha256,
+                                  kind).read_bytes()
+    except (OSError, ValueError):
+        return None
+    return data if data.startswith(preview.PNG_SIGNATURE) else None
+
+
+def _heavy(function, *args, key=None):
+    """``function(*args)`` in the heavy-work pool (hess_dr.heavy)."""
+    return hess_heavy.shared_pool().run(function, *args, key=key)

@@ -12,7 +12,6 @@ skipped; the import of the other files goes on.
 import collections
 import concurrent.futures
 import itertools
-import multiprocessing
 import os
 import sys
 
@@ -27,10 +26,17 @@ from gavo.grammars.customgrammar import CustomRowIterator  # noqa: E402
 from gavo.utils import pgsphere  # noqa: E402
 
 from hess_dr import config as hess_config  # noqa: E402
-from hess_dr import ingest, sources  # noqa: E402
+from hess_dr import ingest, sources, workers as hess_workers  # noqa: E402
 
-#: Below this many files, an import reads them in the DaCHS process itself.
+#: An import of fewer files than this, holding fewer bytes than
+#: PREFETCH_MIN_BYTES, reads them in the DaCHS process itself (starting a
+#: worker costs about a second).
 PREFETCH_MIN_SOURCES = 64
+#: ... but a few large files are read by workers too (the 105 files of the
+#: H.E.S.S. DR1 hold 62 MB, 0.6 MB each).
+PREFETCH_MIN_BYTES = 16 * 2**20
+#: Most files handed to a worker at once.
+PREFETCH_BATCH = 8
 
 
 class Prefetcher:
@@ -39,9 +45,13 @@ class Prefetcher:
 
     Files go to the workers in batches of ``batch`` (see
     :func:`hess_dr.ingest.ingest_many`), up to about ``in_flight`` files
-    ahead of DaCHS.  "spawn" workers (which get this process's sys.path, so
-    they import hess_dr the same way): forked ones would share the DaCHS
-    process's database sockets.  If DaCHS asks for a file out of the
+    ahead of DaCHS.  The workers are :class:`hess_dr.workers.WorkerPool`
+    processes: they get this process's sys.path (so they import hess_dr
+    the same way) but not DaCHS's command line, which multiprocessing's
+    "spawn" children import first (1.5 s each); forked ones would share the
+    DaCHS process's database sockets.  A batch no worker has started when
+    DaCHS wants it (while the workers start up, say) is read in the DaCHS
+    process itself.  If DaCHS asks for a file out of the
     expected order, the prefetcher shuts down and the shim reads files
     itself.
     """
@@ -56,9 +66,8 @@ class Prefetcher:
         # and waits: several seconds in which the readers keep reading
         # ahead (a few kB per outcome) instead of idling.
         self._depth = max(4 * workers, in_flight // batch)
-        self._pool = concurrent.futures.ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("spawn"),
-            initializer=ingest.prepare_reader_process)
+        self._pool = hess_workers.WorkerPool(
+            workers, initializer="hess_dr.ingest:prepare_reader_process")
         self._fill()
 
     def _fill(self):
@@ -75,6 +84,12 @@ class Prefetcher:
             self.close()
             return None
         paths, future = self._batches[0]
+        if self._taken == 0 and future.cancel():
+            # No worker has started this batch (they are still starting
+            # up, or busy): read it here rather than wait idle.
+            future = concurrent.futures.Future()
+            future.set_result(ingest.ingest_many(paths, *self._arguments))
+            self._batches[0] = (paths, future)
         outcome = future.result()[self._taken]
         self._taken += 1
         if self._taken == len(paths):
@@ -102,8 +117,10 @@ class DataPack:
             self.configuration = hess_config.load(resdir=grammar.rd.resdir)
         except hess_config.ConfigError as exc:
             raise base.ReportableError(f"hess_dr configuration: {exc}") from None
+        # (the event cache the services read goes below DaCHS's cacheDir)
         self.arguments = (self.configuration, base.getConfig("inputsDir"),
-                          grammar.rd.sourceId.split("/")[0])
+                          grammar.rd.sourceId.split("/")[0],
+                          os.path.join(base.getConfig("cacheDir"), "hess_dr"))
         self.prefetcher = self._start_prefetcher(grammar)
 
     def _start_prefetcher(self, grammar):
@@ -123,10 +140,12 @@ class DataPack:
         except Exception as exc:  # prefetching is an optimisation only
             base.ui.notifyInfo(f"hess_dr: reading files in-process ({exc})")
             return None
-        if len(paths) < PREFETCH_MIN_SOURCES:
+        if len(paths) < PREFETCH_MIN_SOURCES and _total_size(paths) < PREFETCH_MIN_BYTES:
             return None
+        # batches small enough that every worker gets several
+        batch = max(1, min(PREFETCH_BATCH, len(paths) // (4 * workers)))
         base.ui.notifyInfo(f"hess_dr: reading {len(paths)} files with {workers} worker(s)")
-        return Prefetcher(paths, self.arguments, workers)
+        return Prefetcher(paths, self.arguments, workers, batch=batch)
 
     def outcome(self, path):
         outcome = self.prefetcher.take(path) if self.prefetcher else None
@@ -134,6 +153,16 @@ class DataPack:
             self.prefetcher = None
             outcome = ingest.ingest(path, *self.arguments)
         return outcome
+
+
+def _total_size(paths):
+    total = 0
+    for path in paths:
+        try:
+            total += os.stat(path).st_size
+        except OSError:
+            pass
+    return total
 
 
 def makeDataPack(grammar):
