@@ -320,6 +320,14 @@
       verbLevel="20"
       description="Instrument responses available for the run, as GADF
         HDU types (aeff edisp psf bkg rad_max)"/>
+    <column name="layout" type="text" ucd="meta.code;meta.file"
+      verbLevel="30"
+      description="How the import read the file (JSON, what the DataLink,
+        SODA and product services serve from): positions of the EVENTS and
+        GTI tables, the event columns, the unit of ENERGY and where it came
+        from (TUNIT, EUNIT or the configuration), the time reference
+        keywords, each IRF's HDU and file (relative to the event file's
+        folder), and the file's size, modification time and SHA-256"/>
     <column name="problems" type="text" ucd="meta.note"
       verbLevel="30"
       description="What was found odd in the file at import (or NULL)"/>
