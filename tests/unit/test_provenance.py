@@ -1,0 +1,211 @@
+"""W3C PROV documents of analysis jobs and of dataset publication
+(hess_dr.provenance), read back with the ``prov`` package."""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import io
+import json
+
+import prov
+import prov.model as pm
+import pytest
+
+from hess_dr import __version__, provenance
+from hess_dr.layout import FileStamp, Layout
+
+JOB_URL = "http://127.0.0.1:8080/hess_dr/q/analysis/async/abc123"
+DID1 = "ivo://hess-dr.example/~?hess_dr/hess-dl3-dr1/hess_dl3_dr1_obs_id_023523.fits.gz"
+DID2 = "ivo://hess-dr.example/~?hess_dr/hess-dl3-dr1/hess_dl3_dr1_obs_id_023526.fits.gz"
+SOFTWARE = {"hess_dr": "0.1.0", "gammapy": "1.3", "astropy": "5.2.1", "numpy": "1.24.2"}
+
+
+def _job_document():
+    record = provenance.JobProvenance(
+        JOB_URL, "point_source", "hess-dr.example", "alice",
+        {"RA": 83.633, "DEC": 22.0145, "MODEL": "pl", "TMIN": None}, SOFTWARE,
+        started=datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc))
+    d1 = record.dataset(DID1, obs_id="23523", sha256="a" * 64, file_name="run1.fits.gz")
+    d2 = record.dataset(DID2, obs_id="23526", sha256="b" * 64, file_name="run2.fits.gz")
+    assert record.dataset(DID1, obs_id="23523", sha256="a" * 64, file_name="x") == d1
+    with record.step("run-selection", "Run selection", software=("hess_dr",)) as step:
+        selected = step.generate("selected-runs", "Selected runs", {"obs_ids": "23523 23526"})
+    per_run = []
+    for did, obs_id in ((d1, "23523"), (d2, "23526")):
+        with record.step(f"reduction/{obs_id}", f"Reduction of {obs_id}",
+                         used=[(did, "dl3-event-list"), (selected, "selection")]) as step:
+            per_run.append(step.generate(f"dataset/{obs_id}", "ON/OFF dataset",
+                                         {"counts_on": 100}, derived_from=[did]))
+    with record.step("stacking", "Stacking", used=[(e, "run-dataset") for e in per_run]) as step:
+        stacked = step.generate("dataset/stacked", "Stacked", derived_from=per_run)
+    with record.step("fit", "Fit", used=[(stacked, "dataset")]) as step:
+        step.describe(statistic=20.5)
+        model = step.generate("fitted-model", "Fitted power law", {"index": 2.67})
+    record.result("fit.json", "application/json", "Fit results", derived_from=[model, stacked])
+    record.result("analysis.log", "text/plain", "Log")
+    return record.finish(datetime.datetime(2026, 1, 2, 3, 5, 0, tzinfo=datetime.timezone.utc))
+
+
+def _records(document, kind):
+    return list(document.get_records(kind))
+
+
+def _attr(record, name):
+    values = [value for key, value in record.attributes if str(key) == name]
+    return values[0] if len(values) == 1 else values
+
+
+def test_job_document_reads_back_from_json_and_provn():
+    document = _job_document()
+    text = provenance.to_json(document)
+    json.loads(text)  # plain JSON
+    assert prov.read(io.StringIO(text), format="json") == document
+    assert provenance.read_json(text.encode()) == document
+    assert prov.read(io.StringIO(provenance.to_provn(document)), format="provn") == document
+
+
+def test_job_document_coarse_level():
+    document = _job_document()
+    activities = {str(a.identifier): a for a in _records(document, pm.ProvActivity)}
+    job = activities["job:job"]
+    assert job.get_startTime() == datetime.datetime(2026, 1, 2, 3, 4, 5,
+                                                    tzinfo=datetime.timezone.utc)
+    assert job.get_endTime() == datetime.datetime(2026, 1, 2, 3, 5, 0,
+                                                  tzinfo=datetime.timezone.utc)
+    assert _attr(job, "hess:RA") == 83.633 and _attr(job, "hess:MODEL") == "pl"
+    assert _attr(job, "hess:TMIN") == []  # unset parameters are not recorded
+    assert _attr(job, "hess:job_url") == JOB_URL
+    # datasets: identified by their obs_publisher_did, with the checksum
+    entities = {e.identifier.uri: e for e in _records(document, pm.ProvEntity)}
+    assert _attr(entities[DID1], "hess:sha256") == "a" * 64
+    assert _attr(entities[DID2], "hess:obs_id") == "23526"
+    used = {(u.get_attribute("prov:activity").pop().uri, u.get_attribute("prov:entity").pop().uri,
+             str(_attr(u, "prov:role"))) for u in _records(document, pm.ProvUsage)}
+    assert (f"{JOB_URL}/job", DID1, "dl3-event-list") in used
+    assert (f"{JOB_URL}/job", DID2, "dl3-event-list") in used
+    assert (f"{JOB_URL}/job", f"{JOB_URL}/parameters", "configuration") in used
+    # agents: the user, the service on their behalf, the software with versions
+    agents = {str(a.identifier): a for a in _records(document, pm.ProvAgent)}
+    assert _attr(agents["hess:user/alice"], "prov:type") == pm.PROV["Person"]
+    versions = {_attr(a, "hess:name"): _attr(a, "hess:version") for a in agents.values()
+                if _attr(a, "prov:type") == pm.PROV["SoftwareAgent"] and _attr(a, "hess:name")}
+    assert versions == SOFTWARE
+    delegations = _records(document, pm.ProvDelegation)
+    assert len(delegations) == 1
+    # results: generated by the job
+    generated = {(g.get_attribute("prov:entity").pop().uri,
+                  g.get_attribute("prov:activity").pop().uri)
+                 for g in _records(document, pm.ProvGeneration)}
+    assert (f"{JOB_URL}/results/fit.json", f"{JOB_URL}/job") in generated
+    assert (f"{JOB_URL}/results/analysis.log", f"{JOB_URL}/job") in generated
+
+
+def test_job_document_detailed_level():
+    document = _job_document()
+    activities = {str(a.identifier) for a in _records(document, pm.ProvActivity)}
+    assert activities == {"job:job", "job:step/run-selection", "job:step/reduction/23523",
+                          "job:step/reduction/23526", "job:step/stacking", "job:step/fit"}
+    starts = {(s.get_attribute("prov:activity").pop().localpart,
+               s.get_attribute("prov:starter").pop().localpart)
+              for s in _records(document, pm.ProvStart)}
+    assert starts == {(name.split(":", 1)[1], "job") for name in activities - {"job:job"}}
+    # each entity is generated once (PROV's generation uniqueness)
+    generations = [g.get_attribute("prov:entity").pop() for g in
+                   _records(document, pm.ProvGeneration)]
+    assert len(generations) == len(set(generations))
+    derivations = {(d.get_attribute("prov:generatedEntity").pop().localpart,
+                    d.get_attribute("prov:usedEntity").pop().localpart)
+                   for d in _records(document, pm.ProvDerivation)}
+    assert ("results/fit.json", "fitted-model") in derivations
+    assert ("dataset/stacked", "dataset/23523") in derivations
+    assert ("dataset/23523", "hess_dr/hess-dl3-dr1/hess_dl3_dr1_obs_id_023523.fits.gz") \
+        in derivations
+    fit = next(a for a in _records(document, pm.ProvActivity)
+               if str(a.identifier) == "job:step/fit")
+    assert _attr(fit, "hess:statistic") == 20.5
+
+
+def test_a_failing_step_is_recorded_and_the_error_passes():
+    record = provenance.JobProvenance(JOB_URL, "point_source", "hess-dr.example", None,
+                                      {"RA": 1.0}, SOFTWARE)
+    with pytest.raises(ValueError):
+        with record.step("fit", "Fit"):
+            raise ValueError("no convergence")
+    fit = next(a for a in _records(record.document, pm.ProvActivity)
+               if str(a.identifier) == "job:step/fit")
+    assert _attr(fit, "hess:failed") == "ValueError: no convergence"
+    assert fit.get_endTime() is not None
+    agents = {str(a.identifier) for a in _records(record.document, pm.ProvAgent)}
+    assert "hess:user/anonymous" in agents
+
+
+def test_write_all_and_png(tmp_path):
+    files = provenance.write_all(_job_document(), tmp_path)
+    assert files == {"provenance.json": "application/json",
+                     "provenance.provn": "text/provenance-notation",
+                     "provenance.png": "image/png"}
+    assert (tmp_path / "provenance.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert provenance.read_json((tmp_path / "provenance.json").read_text()) == \
+        prov.read(str(tmp_path / "provenance.provn"), format="provn")
+
+
+def test_publication_document():
+    document = provenance.publication_document(
+        pub_did=DID1, obs_id="23523", file_name="hess_dl3_dr1_obs_id_023523.fits.gz",
+        sha256="c" * 64, file_size=522418, file_mtime="2018-09-01T00:00:00+00:00",
+        authority="hess-dr.example",
+        collection={"name": "hess-dl3-dr1", "obs_collection": "HESS-DL3-DR1",
+                    "fov_diameter_deg": 5.0, "calib_level": 2},
+        software={"hess_dr": "0.1.0", "dachs": "2.7"}, facility="H.E.S.S.",
+        access_url="http://x/getproduct/hess_dr/a.fits.gz")
+    assert prov.read(io.StringIO(provenance.to_json(document)), format="json") == document
+    entities = {e.identifier.uri: e for e in _records(document, pm.ProvEntity)}
+    dataset = entities[DID1]
+    assert _attr(dataset, "hess:obs_publisher_did") == DID1
+    source = next(e for e in entities.values() if _attr(e, "hess:sha256") == "c" * 64)
+    assert _attr(source, "hess:size") == 522418
+    assert _attr(source, "hess:file_name") == "hess_dl3_dr1_obs_id_023523.fits.gz"
+    config = next(e for e in entities.values()
+                  if _attr(e, "prov:type") == pm.QualifiedName(
+                      pm.Namespace("voprov", provenance.VOPROV_NS), "Configuration"))
+    assert _attr(config, "hess:fov_diameter_deg") == 5.0
+    (activity,) = _records(document, pm.ProvActivity)
+    assert str(activity.identifier) == "hess:import/hess-dl3-dr1/23523"
+    (generation,) = _records(document, pm.ProvGeneration)
+    assert generation.get_attribute("prov:entity").pop().uri == DID1
+    roles = sorted(str(_attr(u, "prov:role")) for u in _records(document, pm.ProvUsage))
+    assert roles == ["configuration", "source"]
+    versions = {_attr(a, "hess:name"): _attr(a, "hess:version")
+                for a in _records(document, pm.ProvAgent) if _attr(a, "hess:name")}
+    assert versions == {"hess_dr": "0.1.0", "dachs": "2.7"}
+    assert "/work/" not in provenance.to_provn(document)
+
+
+def test_checksums(tmp_path):
+    path = tmp_path / "run.fits"
+    path.write_bytes(b"SIMPLE  = T" + b" " * 100)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert provenance.file_sha256(path) == digest
+    layout = Layout(events_hdu=1, gti_hdu=2, columns={}, energy_unit="TeV",
+                    energy_unit_from="TUNIT", time_keywords={"TIMESYS": "TT"},
+                    stamp=FileStamp.of(path, sha256="d" * 64))
+    stored = layout.to_json(path)
+    # the import's checksum while the file is the one it read ...
+    assert provenance.stored_sha256(stored, path) == "d" * 64
+    assert provenance.checksum_of(path, stored) == "d" * 64
+    # ... computed when the file changed, or without a layout
+    path.write_bytes(b"SIMPLE  = T" + b" " * 101)
+    assert provenance.stored_sha256(stored, path) is None
+    assert provenance.checksum_of(path, stored) == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert provenance.checksum_of(path, None) == provenance.file_sha256(path)
+    assert provenance.stored_sha256("not json", path) is None
+
+
+def test_software_versions():
+    import astropy
+    import numpy
+    versions = provenance.software_versions(extra={"dachs": "2.7"})
+    assert versions["hess_dr"] == __version__
+    assert versions["astropy"] == astropy.__version__
+    assert versions["numpy"] == numpy.__version__
+    assert versions["dachs"] == "2.7" and "gammapy" in versions
