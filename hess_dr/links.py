@@ -4,8 +4,9 @@ Pure: given what hess_dr.obs_index holds about a dataset and the service's
 URLs, return the links.  The RD's metaMaker turns each :class:`Link` into a
 DaCHS LinkDef.
 
-Derived products (single IRFs, the event bundle, previews, the GTI table)
-are served on demand by the ``prod`` service of q.rd:
+Derived products (single IRFs, the event bundle, previews, the GTI table,
+the terms of use, the provenance of the publication) are served on demand
+by the ``prod`` service of q.rd:
 ``<prod_url>?ID=<pubDID>&PRODUCT=<name>``, with PRODUCT one of
 :data:`PRODUCTS`.
 """
@@ -35,6 +36,7 @@ PRODUCTS = {
     "preview-plot": "image/png",
     "gti": "application/x-votable+xml",
     "terms": "text/plain;charset=utf-8",
+    "provenance": "application/json",
 }
 
 GADF_MIME = "application/x-fits-gadf"
@@ -44,7 +46,7 @@ OGIP_MIME = "application/x-fits-ogip"
 #: File name extension of each media type hess_dr serves.
 EXTENSIONS = {GADF_MIME: ".fits", OGIP_MIME: ".fits", "application/fits": ".fits",
               "image/png": ".png", "application/x-votable+xml": ".vot",
-              "text/plain": ".txt"}
+              "text/plain": ".txt", "application/json": ".json"}
 
 
 def extension_for(media_type: str) -> str:
@@ -125,4 +127,8 @@ def dataset_links(pub_did: str, *, file_url: str, file_size: int | None,
     if rights_url:
         links.append(Link("#documentation", rights_url, "text/html",
                           "Web page of the data release and its terms of use"))
+    links.append(Link("#provenance", product_url(prod_url, pub_did, "provenance"),
+                      PRODUCTS["provenance"],
+                      "Provenance of the dataset's publication (W3C PROV-JSON): source file"
+                      " and its SHA-256, import activity, configuration, software versions"))
     return links

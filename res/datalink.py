@@ -419,3 +419,51 @@ def _cached_preview(descriptor, kind):
 def _heavy(function, *args, key=None):
     """``function(*args)`` in the heavy-work pool (hess_dr.heavy)."""
     return hess_heavy.shared_pool().run(function, *args, key=key)
+
+
+# ------------------------------------------- provenance of the publication
+
+#: Configuration values of a collection put into its provenance (no
+#: data_dir: a server path is nobody's business; no terms of use text).
+_PROVENANCE_CONFIG = ("name", "obs_collection", "title_prefix", "facility_name",
+                      "instrument_name", "fov_diameter_deg", "psf_ref_energy_tev",
+                      "psf_ref_offset_deg", "calib_level", "tracking_mode",
+                      "messenger_name", "messenger_pdgid", "owner", "embargo",
+                      "rights_url")
+
+
+def publication_provenance(descriptor):
+    """PRODUCT=provenance of the prod service (issue 17): (media type,
+    PROV-JSON) of the dataset's publication
+    (hess_dr.provenance.publication_document)."""
+    from hess_dr import provenance
+    try:
+        obs = descriptor.obs
+        path = _local_path(descriptor)
+        collection = collection_of(descriptor)
+        values = {key: getattr(collection, key, None) for key in _PROVENANCE_CONFIG}
+        values = {key: (value if isinstance(value, (int, float, str)) else str(value))
+                  for key, value in values.items() if value is not None}
+        values.setdefault("name", obs.get("collection"))
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            size = None
+        mtime = obs.get("source_mtime")
+        document = provenance.publication_document(
+            pub_did=descriptor.pubDID, obs_id=str(obs["obs_id"]),
+            file_name=os.path.basename(path),
+            sha256=provenance.checksum_of(path, obs.get("layout")),
+            file_size=size, file_mtime=mtime.isoformat() if mtime else None,
+            authority=base.getConfig("ivoa", "authority"), collection=values,
+            software=provenance.software_versions(
+                names=("hess_dr", "astropy", "numpy", "gammapy"),
+                extra={"dachs": base.getVersion()}),
+            facility=obs.get("facility_name"),
+            access_url=products.makeProductLink(descriptor.accref))
+        return (hess_links.PRODUCTS["provenance"],
+                provenance.to_json(document).encode("utf-8"))
+    except base.ValidationError:
+        raise
+    except Exception as exc:
+        raise internal_error(exc) from exc

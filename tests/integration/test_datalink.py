@@ -78,6 +78,7 @@ def test_every_link_with_its_qualifier(crab_links):
         ("#preview-image", ""), ("#preview-plot", ""),
         ("#auxiliary", "gti"),
         ("#documentation", "terms-of-use"), ("#documentation", ""),
+        ("#provenance", ""),
         ("#cutout", "event-list"),
     ]
     this = table[0]
