@@ -576,6 +576,101 @@
     </customCore>
   </service>
 
+  <!-- On-the-fly analyses as UWS jobs (DaCHS's user UWS, run by
+  `dachs uwsrun` processes; needs `dachs imp //uws enable_useruws` once per
+  site).  res/analysis.py is the DaCHS side (worker system, limits, results),
+  hess_dr/analysis.py the analysis.  The ranges below are documentation:
+  hess_dr.analysis checks every value (NaN, ranges, EMIN < EMAX) before
+  DaCHS parses it. -->
+  <!-- DaCHS 2.7 checks the renderer's name (async), whose alias is
+  uws.xml: both are allowed; URLs use uws.xml -->
+  <service id="analysis" allowed="uws.xml,async">
+    <meta name="title">hess_dr point-source analysis jobs</meta>
+    <meta name="shortName">hess_dr analysis</meta>
+    <meta name="description">Asynchronous (IVOA UWS 1.1) point_source
+      analyses of the published event lists, computed next to the data with
+      Gammapy: the runs pointed within MAX_OFFSET of the position (and in the
+      time range and collection, if given, among those the user may read),
+      a 1D spectral analysis of each (reflected-regions background, the safe
+      energy range of the run's effective area, PSF containment correction),
+      the runs stacked, a spectral model fitted (MODEL: pl, lp, ecpl) and
+      flux points.  Results: counts-map.png, spectrum.png,
+      flux-points.fits, flux-points.vot, fit.json, analysis.log,
+      provenance.json (W3C PROV-JSON), provenance.provn (PROV-N),
+      provenance.png, index.html (a page showing them).  Submit with a POST
+      of the parameters to uws.xml, start with PHASE=RUN.</meta>
+    <customCore module="res/analysis">
+      <!-- seconds; maxRunning (jobs executing at a time) defaults to DaCHS's
+      [async]maxUserUWSRunningDefault -->
+      <property key="defaultExecutionDuration">900</property>
+      <property key="maxExecutionDuration">3600</property>
+      <property key="reaperInterval">600</property>
+      <property key="niceness">10</property>
+      <inputTable>
+        <inputKey name="ra" type="double precision" unit="deg"
+          ucd="pos.eq.ra;meta.main" required="True" multiplicity="forced-single"
+          tablehead="RA" description="Right ascension of the source (ICRS)">
+          <values min="0" max="360"/>
+        </inputKey>
+        <inputKey name="dec" type="double precision" unit="deg"
+          ucd="pos.eq.dec;meta.main" required="True" multiplicity="forced-single"
+          tablehead="Dec" description="Declination of the source (ICRS)">
+          <values min="-90" max="90"/>
+        </inputKey>
+        <inputKey name="radius" type="double precision" unit="deg"
+          ucd="phys.angSize;src" multiplicity="forced-single"
+          description="Radius of the ON region around the source (default 0.11)">
+          <values min="0.01" max="0.5"/>
+        </inputKey>
+        <inputKey name="emin" type="double precision" unit="TeV"
+          ucd="em.energy;stat.min" multiplicity="forced-single"
+          description="Lowest reconstructed energy of the analysis (default 0.1;
+            the runs' safe energy ranges apply too)">
+          <values min="0.01" max="1000"/>
+        </inputKey>
+        <inputKey name="emax" type="double precision" unit="TeV"
+          ucd="em.energy;stat.max" multiplicity="forced-single"
+          description="Highest reconstructed energy of the analysis (default
+            100; greater than EMIN)">
+          <values min="0.01" max="1000"/>
+        </inputKey>
+        <inputKey name="tmin" type="double precision" unit="d"
+          ucd="time.start;obs" multiplicity="forced-single"
+          description="Start of the time range, MJD UTC (runs and events
+            before it are left out; default none)">
+          <values min="30000" max="100000"/>
+        </inputKey>
+        <inputKey name="tmax" type="double precision" unit="d"
+          ucd="time.end;obs" multiplicity="forced-single"
+          description="End of the time range, MJD UTC (after TMIN; default
+            none)">
+          <values min="30000" max="100000"/>
+        </inputKey>
+        <inputKey name="max_offset" type="double precision" unit="deg"
+          ucd="pos.angDistance;instr.fov" multiplicity="forced-single"
+          description="Largest distance between a run's pointing and the
+            source (default 2)">
+          <values min="0.1" max="10"/>
+        </inputKey>
+        <inputKey name="collection" type="text" ucd="meta.id;meta.dataset"
+          multiplicity="forced-single"
+          description="Only runs of this collection (ObsCore obs_collection,
+            e.g. HESS-DL3-DR1, or hess_dr's collection name; default all)"/>
+        <inputKey name="model" type="text" ucd="meta.code;meta.modelled"
+          multiplicity="forced-single"
+          description="Spectral model: pl (power law, default), lp
+            (log-parabola), ecpl (power law with exponential cut-off); all
+            with a reference energy of 1 TeV">
+          <values>
+            <option>pl</option>
+            <option>lp</option>
+            <option>ecpl</option>
+          </values>
+        </inputKey>
+      </inputTable>
+    </customCore>
+  </service>
+
   <!-- The pinned runs are in the bundled sample and in the full DR1, so the
   suite passes on both. -->
   <regSuite title="hess_dr regression tests" sequential="True">
@@ -712,7 +807,8 @@
             ("#calibration", "bkgrate"), ("#package", "event-bundle"),
             ("#preview-image", ""), ("#preview-plot", ""),
             ("#auxiliary", "gti"), ("#documentation", "terms-of-use"),
-            ("#documentation", ""), ("#cutout", "event-list")])
+            ("#documentation", ""), ("#provenance", ""),
+            ("#cutout", "event-list")])
         self.assertEqual(links[0]["content_length"], 522418)
         # every link into this service answers (the release's web page is
         # outside and, in tests, offline)
