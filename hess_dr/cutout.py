@@ -24,6 +24,7 @@ included).  Events with NaN values fail every cut on that quantity.
 """
 from __future__ import annotations
 
+import datetime
 import functools
 import gzip
 import io
@@ -295,7 +296,7 @@ def assemble_bytes(run, spec: CutoutSpec, *, label: str,
     primary = _primary(primary_header, run)
     gti_rows = np.empty(len(gti_start), dtype=[("START", ">f8"), ("STOP", ">f8")])
     gti_rows["START"], gti_rows["STOP"] = gti_start, gti_stop
-    pieces = [fitsbytes.hdu_bytes(primary.header),
+    pieces = [fitsbytes.hdu_bytes(primary),
               table.selected_hdu(events_header, mask),
               fitsbytes.hdu_bytes(gti_header, gti_rows.tobytes())]
     return b"".join(pieces + _unique_names(irf_pieces, [ref.hdu for ref in run.irfs]))
@@ -318,8 +319,8 @@ def _document_energy_unit(header: fits.Header, layout) -> None:
     if layout.energy_unit_from in ("TUNIT", "EUNIT"):
         return
     name = layout.column("ENERGY")
-    number = next((key[5:] for key, value in header.items()
-                   if key.startswith("TTYPE") and str(value).strip() == name), None)
+    number = next((key[5:] for key in header.keywords()
+                   if key.startswith("TTYPE") and str(header.get(key)).strip() == name), None)
     if number is None:
         return
     unit = u.Unit(layout.energy_unit).to_string("fits")
@@ -398,14 +399,14 @@ def _fill_time_keywords(header: fits.Header, run) -> None:
 
 
 @functools.lru_cache(maxsize=16)
-def _gti_template(unit: str) -> fits.Header:
+def _gti_template(unit: str) -> fitsbytes.Cards:
     """Header of an empty two-column (START, STOP) GTI table."""
-    return fits.BinTableHDU.from_columns([
+    return fitsbytes.Cards(fits.BinTableHDU.from_columns([
         fits.Column("START", "D", unit=unit, array=np.zeros(0)),
-        fits.Column("STOP", "D", unit=unit, array=np.zeros(0))], name="GTI").header
+        fits.Column("STOP", "D", unit=unit, array=np.zeros(0))], name="GTI").header.tostring())
 
 
-def _gti_header(run, original_header, events_header, n_rows: int) -> fits.Header:
+def _gti_header(run, original_header, events_header, n_rows: int) -> fitsbytes.Cards:
     """GTI header in the EVENTS time reference (original non-column cards
     kept) for a table of ``n_rows`` START/STOP rows (float64)."""
     header = _gti_template(run.time_ref.unit.to_string("fits")).copy()
@@ -425,8 +426,18 @@ def _gti_header(run, original_header, events_header, n_rows: int) -> fits.Header
     return header
 
 
-def _copy_cards(source: fits.Header, target: fits.Header) -> None:
-    """Copy the non-structural cards of ``source`` (HISTORY/COMMENT included)."""
+def _copy_cards(source, target) -> None:
+    """Copy the non-structural cards of ``source`` (HISTORY/COMMENT included)
+    into ``target`` (Header or :class:`hess_dr.fitsbytes.Cards`)."""
+    if isinstance(source, fitsbytes.Cards) and isinstance(target, fitsbytes.Cards):
+        for key, card in source.raw():
+            if key in _STRUCTURAL or _STRUCTURAL_PATTERN.match(key):
+                continue
+            if key in ("HISTORY", "COMMENT", "") or key.startswith("CONTINUE"):
+                target.append_raw(card)
+            else:
+                target.set_raw(key, card)
+        return
     for card in source.cards:
         key = card.keyword
         if key in _STRUCTURAL or _STRUCTURAL_PATTERN.match(key):
@@ -536,14 +547,21 @@ def _obs_id_value(obs_id: str):
     return int(obs_id) if obs_id.isdigit() and len(obs_id) < 19 else obs_id
 
 
-def _primary(header: fits.Header, run) -> fits.PrimaryHDU:
+def _primary(header, run):
+    """The output's PRIMARY header (no data): the original's cards with the
+    identification keywords it lacks, CREATOR and DATE."""
     header = _strip_checksums(header)
+    if header.get("NAXIS", 0):
+        for key in [k for k in header.keywords() if re.fullmatch(r"NAXIS\d+", k)]:
+            header.remove(key)
+        header["NAXIS"] = 0
     for key, value in primary_header_values(run).items():
         if key not in header:
             header[key] = value
     header["CREATOR"] = (CREATOR, "software that wrote this file")
-    header["DATE"] = (Time.now().utc.isot[:19], "file creation date (UTC)")
-    return fits.PrimaryHDU(header=header)
+    header["DATE"] = (datetime.datetime.now(datetime.timezone.utc).isoformat()[:19],
+                      "file creation date (UTC)")
+    return header
 
 
 def read_irf_hdu(ref) -> fits.BinTableHDU:

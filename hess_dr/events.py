@@ -18,7 +18,6 @@ file by whoever needs it.
 """
 from __future__ import annotations
 
-import functools
 import gzip
 import hashlib
 import io
@@ -106,12 +105,20 @@ def raw_data(hdu, data: bytes | None) -> bytes:
     return hdu._get_raw_data(hdu._data_size, "ubyte", hdu._data_offset).tobytes()
 
 
-def stripped(header: fits.Header) -> fits.Header:
-    """A copy of ``header`` without CHECKSUM/DATASUM cards."""
+def stripped(header):
+    """A copy of ``header`` (a Header or :class:`hess_dr.fitsbytes.Cards`)
+    without CHECKSUM/DATASUM cards."""
     header = header.copy()
     for key in ("CHECKSUM", "DATASUM"):
         header.remove(key, ignore_missing=True, remove_all=True)
     return header
+
+
+def cards_of(header) -> fitsbytes.Cards | None:
+    """A header as :class:`hess_dr.fitsbytes.Cards` (None stays None)."""
+    if header is None or isinstance(header, fitsbytes.Cards):
+        return header
+    return fitsbytes.Cards(header.tostring())
 
 
 def raw_header(hdu, data: bytes | None) -> bytes:
@@ -137,13 +144,14 @@ class EventTable:
     Parameters
     ----------
     layout : hess_dr.layout.Layout
-    header : astropy.io.fits.Header
-        The EVENTS header as in the file.
+    header : hess_dr.fitsbytes.Cards or astropy.io.fits.Header
+        The EVENTS header as in the file (kept as Cards: copy before
+        changing).
     records : numpy.ndarray or None
         The rows as stored (structured, big-endian; may be memory-mapped);
         None for a table with a heap (variable-length columns), then read
         through ``hdu``.
-    primary_header, gti_header : astropy.io.fits.Header or None
+    primary_header, gti_header : Cards, Header or None
     hdu : astropy.io.fits.BinTableHDU or None
         The open HDU, for tables that cannot be held as plain records.
     """
@@ -151,10 +159,11 @@ class EventTable:
     def __init__(self, layout: Layout, header: fits.Header, records, primary_header=None,
                  gti_header=None, hdu=None):
         self.layout = layout
-        self.header = header
+        self.header = cards_of(header)
         self.records = records
-        self.primary_header = primary_header if primary_header is not None else fits.Header()
-        self.gti_header = gti_header
+        self.primary_header = cards_of(primary_header) if primary_header is not None \
+            else fitsbytes.Cards(fits.PrimaryHDU().header.tostring())
+        self.gti_header = cards_of(gti_header)
         self.hdu = hdu
         self._values: dict = {}
 
@@ -174,8 +183,8 @@ class EventTable:
             records = np.asarray(hdu.data.view(np.ndarray)) if hdu.data is not None else None
             if records is None or records.dtype.itemsize != int(header["NAXIS1"]):
                 records = None
-        table = cls(layout, header.copy(), records, hdus[0].header.copy(),
-                    None if gti is None else gti.copy(), hdu=None if records is not None else hdu)
+        table = cls(layout, header, records, hdus[0].header, gti,
+                    hdu=None if records is not None else hdu)
         if records is None and hdu.data is None:
             table.records = np.zeros(0, dtype=[("_", "u1", int(header.get("NAXIS1", 0) or 0))])
             table.hdu = None
@@ -264,12 +273,13 @@ class EventTable:
     def selected_hdu(self, header: fits.Header, mask: np.ndarray) -> bytes:
         """The EVENTS HDU (``header``, NAXIS2 set here) with the rows of
         ``mask`` as bytes, checksummed."""
-        header = header.copy()
         if self.records is not None:
             rows = self.records[mask] if len(self.records) else self.records[:0]
             header["NAXIS2"] = len(rows)
             return fitsbytes.hdu_bytes(header, np.ascontiguousarray(rows).tobytes())
         # a table with a heap: let astropy rebuild rows and heap
+        if isinstance(header, fitsbytes.Cards):
+            header = header.to_header()
         selected = fits.BinTableHDU(data=self.hdu.data[mask], header=header)
         selected.name = "EVENTS"
         selected.update_header()
@@ -345,11 +355,10 @@ class EventCache:
             records = np.load(self._entry(layout.stamp.sha256) / "events.npy", mmap_mode="r")
         except (OSError, ValueError):
             return None
-        headers = {key: None if text is None else _parsed_header(text)
+        headers = {key: None if text is None else fitsbytes.Cards(text)
                    for key, text in meta["headers"].items()}
-        return EventTable(layout, headers["events"].copy(), records,
-                          headers["primary"].copy(),
-                          None if headers["gti"] is None else headers["gti"].copy())
+        return EventTable(layout, headers["events"], records, headers["primary"],
+                          headers["gti"])
 
     def store(self, table: EventTable, raw_headers: dict | None = None,
               irf_pieces: dict | None = None) -> None:
@@ -448,12 +457,6 @@ class EventCache:
         path = self._memo_path(kind, key)
         path.parent.mkdir(parents=True, exist_ok=True)
         files.write_bytes_atomically(path, json.dumps({"key": key, "value": value}).encode())
-
-
-@functools.lru_cache(maxsize=512)
-def _parsed_header(text: str) -> fits.Header:
-    """A header parsed from its text (cached: copy before changing it)."""
-    return fits.Header.fromstring(text)
 
 
 def fill_cache(cache: EventCache, hdus, data: bytes | None, layout: Layout) -> None:

@@ -1,26 +1,37 @@
-"""A bounded pool of worker processes for heavy requests.
+"""Bounded pools of worker processes for heavy requests.
 
 Cutouts, bundles, single-IRF files and uncached previews are computed in
-worker processes (:class:`HeavyPool`), so that the web server's own
-threads and its interpreter lock stay free for light requests (DataLink
-metadata, TAP, cached previews).  A request waits for its result in one of
-the server's threads; at most ``limit`` requests wait at once (a worker
-each, the rest queued).  Beyond that, :meth:`HeavyPool.run` refuses at once
-with :class:`hess_dr.errors.ServiceBusy` (HTTP 503 with Retry-After): the
-server's threads are few (Twisted's pool has ten), and every thread a
-heavy request holds is one a light request cannot use.
+worker processes, so that the web server's own threads and its interpreter
+lock stay free for light requests (DataLink metadata, TAP, cached
+previews).  A request waits for its result in one of the server's threads
+-- and the threads are few: DaCHS runs requests in Twisted's thread pool,
+ten threads.  So the number of heavy requests waiting at once is bounded
+(:class:`Admission`, default 8: two threads always stay free for light
+requests), and a request beyond the bound is refused at once with
+:class:`hess_dr.errors.ServiceBusy` (HTTP 503 with Retry-After).
+
+Two pools, because their work differs by two orders of magnitude:
+
+``files`` (cutouts, bundles, single IRFs)
+    milliseconds each (the events come from the import's cache); as many
+    workers as CPUs (at most 4);
+``previews`` (uncached PNGs)
+    a few hundred milliseconds each (matplotlib); one worker, at most two
+    requests waiting, so that a burst of previews neither takes the
+    server's threads nor delays cutouts behind it.
 
 Requests for the same thing (``key``, e.g. one preview of one file) share
 one computation: the first runs it, the others wait for its result.
 
 Sizes come from the environment of the server process:
 
-``HESS_DR_HEAVY_WORKERS``
-    worker processes (default: the number of CPUs, at most 4);
-``HESS_DR_HEAVY_QUEUE``
-    requests waiting beyond those being computed (default: twice the
-    workers, with workers + queue at most 8 -- two of the server's ten
-    threads stay free for light requests whatever happens).
+``HESS_DR_HEAVY_WORKERS``, ``HESS_DR_HEAVY_QUEUE``
+    workers of the file pool and requests waiting beyond them (default:
+    CPUs up to 4, and up to the total bound);
+``HESS_DR_PREVIEW_WORKERS``, ``HESS_DR_PREVIEW_QUEUE``
+    the same for previews (default 1 and 1);
+``HESS_DR_HEAVY_MAX_WAITING``
+    heavy requests waiting at once, both pools together (default 8).
 
 Workers run at a lower scheduling priority (nice 5) than the server.
 """
@@ -34,10 +45,8 @@ import time
 from .errors import ServiceBusy
 from .workers import WorkerPool
 
-WORKERS_VARIABLE = "HESS_DR_HEAVY_WORKERS"
-QUEUE_VARIABLE = "HESS_DR_HEAVY_QUEUE"
-#: Most requests that may wait at once by default (Twisted's thread pool,
-#: which DaCHS runs requests in, has 10 threads).
+#: Most heavy requests that may wait at once by default (Twisted's thread
+#: pool, which DaCHS runs requests in, has 10 threads).
 DEFAULT_MAX_WAITING = 8
 #: Longest a request waits for its result (seconds).
 TIMEOUT_S = 600
@@ -45,26 +54,35 @@ TIMEOUT_S = 600
 WORKER_NICENESS = 5
 
 
-def _environ_int(name: str, environ) -> int | None:
-    value = (environ or os.environ).get(name)
+def _environ_int(environ, name: str, minimum: int) -> int | None:
+    value = environ.get(name)
     if value is None or not str(value).strip():
         return None
-    number = int(value)
-    if number < (1 if name == WORKERS_VARIABLE else 0):
-        raise ValueError(f"${name} must be a positive integer, not {value!r}")
+    try:
+        number = int(value)
+    except ValueError:
+        number = minimum - 1
+    if number < minimum:
+        raise ValueError(f"${name} must be an integer of at least {minimum}, not {value!r}")
     return number
 
 
-def configured_sizes(environ=None, cpus: int | None = None) -> tuple[int, int]:
-    """(workers, queue) from the environment (see the module docstring)."""
+def configured_sizes(environ=None, cpus: int | None = None) -> dict:
+    """{"max_waiting": n, "files": (workers, queue), "previews": (workers,
+    queue)} from the environment (see the module docstring)."""
+    environ = os.environ if environ is None else environ
     cpus = cpus or os.cpu_count() or 1
-    workers = _environ_int(WORKERS_VARIABLE, environ)
-    queue = _environ_int(QUEUE_VARIABLE, environ)
-    if workers is None:
-        workers = max(1, min(cpus, 4))
+    max_waiting = _environ_int(environ, "HESS_DR_HEAVY_MAX_WAITING", 1) or DEFAULT_MAX_WAITING
+    workers = _environ_int(environ, "HESS_DR_HEAVY_WORKERS", 1) or max(1, min(cpus, 4))
+    queue = _environ_int(environ, "HESS_DR_HEAVY_QUEUE", 0)
     if queue is None:
-        queue = max(0, min(2 * workers, DEFAULT_MAX_WAITING - workers))
-    return workers, queue
+        queue = max(0, max_waiting - workers)
+    preview_workers = _environ_int(environ, "HESS_DR_PREVIEW_WORKERS", 1) or 1
+    preview_queue = _environ_int(environ, "HESS_DR_PREVIEW_QUEUE", 0)
+    if preview_queue is None:
+        preview_queue = 1
+    return {"max_waiting": max_waiting, "files": (workers, queue),
+            "previews": (preview_workers, preview_queue)}
 
 
 def _worker_init() -> None:
@@ -80,6 +98,15 @@ def _worker_init() -> None:
     freeze_config(fits.conf)
 
 
+class Admission:
+    """A bound on the heavy requests waiting at once, over several pools."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.waiting = 0
+        self.lock = threading.Lock()
+
+
 class HeavyPool:
     """Worker processes with a bounded number of waiting requests.
 
@@ -89,21 +116,28 @@ class HeavyPool:
         Worker processes (started on first use).
     queue : int
         Requests that may wait beyond the ``workers`` being computed.
+    admission : Admission, optional
+        A bound shared with other pools (default: this pool's own).
+    name : str
+        For messages.
     """
 
-    def __init__(self, workers: int, queue: int):
+    def __init__(self, workers: int, queue: int, admission: Admission | None = None,
+                 name: str = "heavy"):
         self.workers = workers
         self.limit = workers + queue
+        self.name = name
+        self.admission = admission or Admission(self.limit)
+        self._lock = self.admission.lock
         self._executor = None
-        self._lock = threading.Lock()
         self._waiting = 0
         self._pending: dict = {}
-        self._seconds = 1.0  # running mean of a job's duration
+        self._seconds = 0.1  # running mean of a job's duration
         self.computed = 0  # jobs run (for tests and logs)
 
     @property
     def waiting(self) -> int:
-        """Requests waiting for a result now."""
+        """Requests of this pool waiting for a result now."""
         return self._waiting
 
     def _executor_now(self):
@@ -129,16 +163,17 @@ class HeavyPool:
         Raises
         ------
         hess_dr.errors.ServiceBusy
-            If ``limit`` requests wait already.
+            If this pool has ``limit`` requests waiting, or all pools
+            together their shared bound.
         Exception
             Whatever ``function`` raised (re-raised here).
         """
         with self._lock:
+            if self._waiting >= self.limit or self.admission.waiting >= self.admission.limit:
+                raise ServiceBusy(f"hess_dr is busy: {self.admission.waiting} heavy requests"
+                                  f" are being served or queued ({self._waiting} {self.name});"
+                                  " retry later", self.retry_after())
             future = self._pending.get(key) if key is not None else None
-            if self._waiting >= self.limit:
-                raise ServiceBusy(f"{self._waiting} heavy requests are being served or"
-                                  f" queued (at most {self.limit}); retry later",
-                                  self.retry_after())
             if future is None:
                 future = self._executor_now().submit(_timed, function, args)
                 self.computed += 1
@@ -146,11 +181,13 @@ class HeavyPool:
                     self._pending[key] = future
                     future.add_done_callback(lambda _, key=key: self._forget(key))
             self._waiting += 1
+            self.admission.waiting += 1
         try:
             seconds, result = future.result(timeout=timeout)
         finally:
             with self._lock:
                 self._waiting -= 1
+                self.admission.waiting -= 1
         self._seconds = 0.8 * self._seconds + 0.2 * seconds
         return result
 
@@ -170,14 +207,17 @@ def _timed(function, args):
     return time.perf_counter() - start, result
 
 
-_SHARED: HeavyPool | None = None
+_SHARED: dict = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_pool() -> HeavyPool:
-    """The process's pool, sized by the environment (made on first use)."""
-    global _SHARED
+def shared_pool(kind: str = "files") -> HeavyPool:
+    """The process's pool of a kind ("files" or "previews"), sized by the
+    environment (made on first use)."""
     with _SHARED_LOCK:
-        if _SHARED is None:
-            _SHARED = HeavyPool(*configured_sizes())
-        return _SHARED
+        if not _SHARED:
+            sizes = configured_sizes()
+            admission = Admission(sizes["max_waiting"])
+            for name in ("files", "previews"):
+                _SHARED[name] = HeavyPool(*sizes[name], admission=admission, name=name)
+        return _SHARED[kind]

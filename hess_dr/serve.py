@@ -48,7 +48,15 @@ class Job:
                                  self.collection)
 
     def event_cache(self) -> EventCache | None:
-        return None if self.cache_dir is None else EventCache(events_dir(self.cache_dir))
+        if self.cache_dir is None:
+            return None
+        root = events_dir(self.cache_dir)
+        if root not in _CACHES:  # (one per process: it keeps parsed entries)
+            _CACHES[root] = EventCache(root)
+        return _CACHES[root]
+
+
+_CACHES: dict = {}
 
 
 def previews_dir(cache_dir: str | os.PathLike) -> str:

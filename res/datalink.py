@@ -144,6 +144,12 @@ def check_product_request(raw):
             raise hess_soda.SodaError(
                 f"{hess_request.excerpt(value)} is not one of"
                 f" {', '.join(hess_links.PRODUCTS)}", "PRODUCT")
+        if value:
+            # RESPONSEFORMAT may only name what the product is
+            media_type = hess_links.PRODUCTS[value]
+            hess_request.check_dali_parameters(raw, {
+                media_type, media_type.split(";")[0],
+                hess_links.extension_for(media_type).lstrip(".")})
 
 
 def file_name(descriptor, args, media_type):
@@ -234,7 +240,7 @@ def derived_product(descriptor, args):
                 return media_type, cached
             job = _job(descriptor)
             return media_type, _heavy(hess_serve.preview_job, job, product,
-                                      key=("preview", job.path, product))
+                                      key=("preview", job.path, product), kind="previews")
         job = _job(descriptor)
         if product == "bundle":
             return media_type, _heavy(hess_serve.bundle_job, job)
@@ -371,6 +377,49 @@ def _stored_layout(descriptor):
         return None
 
 
+class _Connections:
+    """hess_dr's own read-only database connections, kept open.
+
+    DaCHS 2.7's pool keeps two idle connections per profile and closes the
+    others when they come back, so under concurrent requests nearly every
+    query waits for a new PostgreSQL session to be made -- inside the
+    pool's lock, one at a time.  hess_dr's queries use connections of its
+    own (same profile, at most as many as requests ran at once), which
+    leaves DaCHS's pool as it is for everything else.
+    """
+
+    def __init__(self, profile="trustedquery"):
+        import queue
+        self.profile = profile
+        self.idle = queue.SimpleQueue()
+
+    def _connect(self):
+        from gavo.base import sqlsupport
+        conn = sqlsupport.getDBConnection(self.profile)
+        conn.set_session(autocommit=True, readonly=True)
+        return conn
+
+    def query(self, sql, params=None):
+        """All rows of ``sql`` as tuples."""
+        import queue
+        try:
+            conn = self.idle.get_nowait()
+        except queue.Empty:
+            conn = self._connect()
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(sql, params)
+                rows = cursor.fetchall()
+        except Exception:
+            conn.close()  # broken (a restart?) or in error: never reused
+            raise
+        self.idle.put(conn)
+        return rows
+
+
+connections = _Connections()
+
+
 def _gtis(descriptor, stored_layout=None):
     """The GTIs the import stored for a dataset (events' MET, in order):
     from its layout when it holds them, else from hess_dr.gti."""
@@ -378,11 +427,9 @@ def _gtis(descriptor, stored_layout=None):
     if stored_layout is not None and stored_layout.gti is not None:
         return (numpy.asarray(stored_layout.gti[0], dtype=float),
                 numpy.asarray(stored_layout.gti[1], dtype=float))
-    with base.getTableConn() as conn:
-        rows = list(conn.query(
-            "SELECT met_start, met_stop FROM hess_dr.gti"
-            " WHERE obs_publisher_did=%(did)s ORDER BY gti_index",
-            {"did": descriptor.pubDID}))
+    rows = connections.query("SELECT met_start, met_stop FROM hess_dr.gti"
+                             " WHERE obs_publisher_did=%(did)s ORDER BY gti_index",
+                             {"did": descriptor.pubDID})
     values = numpy.array(rows, dtype=float).reshape(-1, 2)
     return values[:, 0], values[:, 1]
 
@@ -416,9 +463,9 @@ def _cached_preview(descriptor, kind):
     return data if data.startswith(preview.PNG_SIGNATURE) else None
 
 
-def _heavy(function, *args, key=None):
-    """``function(*args)`` in the heavy-work pool (hess_dr.heavy)."""
-    return hess_heavy.shared_pool().run(function, *args, key=key)
+def _heavy(function, *args, key=None, kind="files"):
+    """``function(*args)`` in a heavy-work pool (hess_dr.heavy)."""
+    return hess_heavy.shared_pool(kind).run(function, *args, key=key)
 
 
 # ------------------------------------------- provenance of the publication
