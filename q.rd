@@ -559,6 +559,8 @@
       <property key="endpointSemantics">#cutout</property>
       <property key="endpointQualifier">event-list</property>
       <property key="checkRequest">check_cutout_request</property>
+      <property key="responseFormats"
+        >application/x-fits-gadf application/fits fits</property>
     </customCore>
   </service>
 

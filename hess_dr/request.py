@@ -68,3 +68,52 @@ def check_raw_parameters(raw: Mapping[str, object], *, single: frozenset | set =
         if name.upper() in single and len(present) > 1:
             raise SodaError(f"given {len(present)} times; give it once", name.upper(),
                             code="MultiValuedParamNotSupported")
+
+
+_NON_NEGATIVE_INTEGER = re.compile(r"[0-9]{1,9}\Z")
+
+
+def _single(raw: Mapping[str, object], name: str) -> str | None:
+    """The value of a DALI parameter (any case), or None when absent."""
+    for key, values in raw.items():
+        if isinstance(key, str) and key.upper() == name:
+            if not isinstance(values, (list, tuple)):
+                values = [values]
+            present = [v for v in values if v not in (None, "")]
+            if len(present) > 1:
+                raise SodaError(f"given {len(present)} times; give it once", name,
+                                code="MultiValuedParamNotSupported")
+            return present[0] if present else None
+    return None
+
+
+def check_dali_parameters(raw: Mapping[str, object], response_formats) -> None:
+    """Check the DALI parameters MAXREC, VERB and RESPONSEFORMAT.
+
+    hess_dr's services read these themselves (DaCHS's generic parser would
+    answer a bad value with a plain-text error, not a DALI document).
+
+    Parameters
+    ----------
+    raw : mapping
+        The request's raw parameters (see :func:`check_raw_parameters`).
+    response_formats : collection of str, optional
+        The RESPONSEFORMAT values (lower case) the endpoint can honour; an
+        absent RESPONSEFORMAT is always fine.  None: not checked here.
+
+    Raises
+    ------
+    hess_dr.soda.SodaError
+        For a MAXREC or VERB that is not a small non-negative integer, or a
+        RESPONSEFORMAT the endpoint cannot produce.
+    """
+    for name in ("MAXREC", "VERB"):
+        value = _single(raw, name)
+        if value is not None and not _NON_NEGATIVE_INTEGER.match(value.strip()):
+            raise SodaError(f"{excerpt(value)} is not a non-negative integer", name)
+    value = _single(raw, "RESPONSEFORMAT")
+    if (value is not None and response_formats is not None
+            and value.strip().lower() not in response_formats):
+        raise SodaError(f"{excerpt(value)} is not supported here; use one of"
+                        f" {', '.join(sorted(f for f in response_formats if f))}",
+                        "RESPONSEFORMAT")

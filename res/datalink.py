@@ -144,6 +144,12 @@ def check_product_request(raw):
             raise hess_soda.SodaError(
                 f"{hess_request.excerpt(value)} is not one of"
                 f" {', '.join(hess_links.PRODUCTS)}", "PRODUCT")
+        if value:
+            # RESPONSEFORMAT may only name what the product is
+            media_type = hess_links.PRODUCTS[value]
+            hess_request.check_dali_parameters(raw, {
+                media_type, media_type.split(";")[0],
+                hess_links.extension_for(media_type).lstrip(".")})
 
 
 def file_name(descriptor, args, media_type):

@@ -56,8 +56,10 @@ LINKS_STANDARD_ID = "ivo://ivoa.net/std/DataLink#links-1.1"
 VOTABLE_MIME = "application/x-votable+xml"
 DATALINK_MIME = "application/x-votable+xml;content=datalink"
 #: RESPONSEFORMAT values of a links response (all give DATALINK_MIME).
-_LINKS_FORMATS = ("", "votable", VOTABLE_MIME, DATALINK_MIME,
-                  "application/x-votable+xml; content=datalink")
+LINKS_FORMATS = frozenset({"votable", VOTABLE_MIME, DATALINK_MIME,
+                           "application/x-votable+xml; content=datalink"})
+#: The DALI parameters DaCHS adds to a service with a dlmeta renderer.
+_DALI_KEYS = ("responseformat", "maxrec", "verb")
 
 # Exceptions DaCHS raises for a request it will not serve, and what they mean.
 _DACHS_FAULTS = (
@@ -187,7 +189,22 @@ class Core(datalink.DatalinkCore):
             self.metaMakers = list(prototype.metaMakers)
             self.dataFunctions = list(prototype.dataFunctions)
             self.dataFormatter = prototype.dataFormatter
+            self._own_dali_keys()
             self._adopted = True
+
+    def _own_dali_keys(self):
+        """Let hess_dr check MAXREC, VERB and RESPONSEFORMAT itself.
+
+        DaCHS gives a service with a dlmeta renderer its shared DALI input
+        keys, whose parse errors its renderer answers as plain text (422)
+        before this core could answer them; this service (hess_dr's own)
+        gets text-typed copies instead, and :meth:`adaptForRenderer` checks
+        the values (:func:`hess_dr.request.check_dali_parameters`).
+        """
+        service = self.parent
+        service.serviceKeys = [
+            key.change(type="text", values=None) if key.name in _DALI_KEYS else key
+            for key in service.serviceKeys]
 
     def adaptForRenderer(self, renderer, queryMeta):
         if renderer.name not in self.datalinkAdaptingRenderers:
@@ -198,17 +215,23 @@ class Core(datalink.DatalinkCore):
         except ValueError:
             raw = {}
         if renderer.name != "dlget":
-            # dlmeta: faults of datasets are rows of the links table; what
-            # DaCHS's parser refuses (MAXREC=x) gets an error document
-            core = super().adaptForRenderer(renderer, queryMeta)
+            # dlmeta: faults of datasets are rows of the links table; bad
+            # DALI parameters and what DaCHS's parser refuses (unknown
+            # parameters) get an error document
             try:
+                if isinstance(raw, dict):
+                    hess_request.check_dali_parameters(raw, LINKS_FORMATS)
+                core = super().adaptForRenderer(renderer, queryMeta)
                 self._parse_as_dachs_will(core, renderer, queryMeta, raw)
-            except base.ValidationError as exc:
+            except (base.ValidationError, hess_request.SodaError) as exc:
                 return self._answering((VOTABLE_MIME, dali_error_document(classify(exc)[1])))
             return core
         try:
             if isinstance(raw, dict) and raw:
                 hess_request.check_raw_parameters(raw, single={"ID"})
+                formats = self.getProperty("responseFormats", None)
+                hess_request.check_dali_parameters(
+                    raw, frozenset(formats.split()) if formats else None)
                 checker = self.getProperty("checkRequest", None)
                 if checker:
                     getattr(self.support, checker)(raw)
@@ -277,11 +300,7 @@ class Core(datalink.DatalinkCore):
                             self._iterAccessResources(ctx, service)]
             # Browsers (user agent "Mozilla") get HTML from the renderer;
             # everything else the DataLink media type, whatever it accepts.
-            requested = str(inputTable.getParam("responseformat") or "")
-            if requested not in _LINKS_FORMATS:
-                return (VOTABLE_MIME, dali_error_document(
-                    f"UsageError: RESPONSEFORMAT {hess_request.excerpt(requested)} is not"
-                    f" supported; use {DATALINK_MIME}"))
+            # (RESPONSEFORMAT was checked in adaptForRenderer: LINKS_FORMATS)
             return (DATALINK_MIME, b"<?xml-stylesheet href='/static/xsl/"
                     b"datalink-to-html.xsl' type='text/xsl'?>" + vot.render())
         finally:

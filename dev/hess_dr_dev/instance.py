@@ -242,6 +242,7 @@ class Instance:
     preload_rds: tuple = PRELOAD_RDS
     _server: subprocess.Popen | None = dataclasses.field(
         default=None, init=False, repr=False)
+    _infos_offset: int = dataclasses.field(default=0, init=False, repr=False)
 
     # ---------------------------------------------------------------- paths
 
@@ -441,6 +442,8 @@ class Instance:
             # Otherwise the readiness probe might talk to someone else's server.
             raise DachsError(f"port {self.port} on 127.0.0.1 is already in use")
         self.server_log.parent.mkdir(parents=True, exist_ok=True)
+        infos = self.root / "logs" / "dcInfos"
+        self._infos_offset = infos.stat().st_size if infos.exists() else 0
         with open(self.server_log, "wb") as log:
             # A file, not a pipe: nobody drains a pipe while the server runs.
             # Own session: a terminal's Ctrl-C reaches only our process, which
@@ -457,22 +460,42 @@ class Instance:
         return self._server
 
     def _wait_until_ready(self, timeout: float) -> None:
+        # DaCHS answers before it preloads [web]preloadRDs (in the reactor
+        # thread, after start-up): wait for the last preload to start, then
+        # for one more answer, which the reactor gives once it is done.
         probe = self.tap_url + "/capabilities"
         deadline = time.monotonic() + timeout
+        answered = False
         while time.monotonic() < deadline:
             if self._server.poll() is not None:
                 raise DachsError(
                     f"dachs serve start exited with {self._server.returncode}"
                     f":\n{_tail(self.server_log)}")
             try:
-                with urllib.request.urlopen(probe, timeout=2) as resp:
-                    if resp.status == 200:
-                        return
+                if not answered or self._preloading_started():
+                    with urllib.request.urlopen(probe, timeout=10) as resp:
+                        if resp.status == 200 and answered:
+                            return
+                        answered = resp.status == 200
+                        continue
             except (OSError, urllib.error.URLError):
                 pass
             time.sleep(0.2)
         raise DachsError(f"no answer from {probe} within {timeout} s:\n"
                          f"{_tail(self.server_log)}")
+
+    def _preloading_started(self) -> bool:
+        """True once this server has logged the preload of its last
+        preloaded RD (or preloads none)."""
+        if not self.preload_rds:
+            return True
+        try:
+            with open(self.root / "logs" / "dcInfos", "rb") as infos:
+                infos.seek(self._infos_offset)
+                logged = infos.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return False
+        return f"Preloading {self.preload_rds[-1]}" in logged
 
     def stop_server(self, grace: float = 20.0) -> None:
         """Stop the server started by :meth:`start_server`, if any.
