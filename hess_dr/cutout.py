@@ -430,13 +430,20 @@ def _copy_cards(source, target) -> None:
     """Copy the non-structural cards of ``source`` (HISTORY/COMMENT included)
     into ``target`` (Header or :class:`hess_dr.fitsbytes.Cards`)."""
     if isinstance(source, fitsbytes.Cards) and isinstance(target, fitsbytes.Cards):
+        groups = []  # (keyword, its card and CONTINUE cards)
         for key, card in source.raw():
+            if key == "CONTINUE" and groups:
+                groups[-1][1].append(card)
+            else:
+                groups.append((key, [card]))
+        for key, cards in groups:
             if key in _STRUCTURAL or _STRUCTURAL_PATTERN.match(key):
                 continue
-            if key in ("HISTORY", "COMMENT", "") or key.startswith("CONTINUE"):
-                target.append_raw(card)
+            if key in ("HISTORY", "COMMENT", ""):
+                for card in cards:
+                    target.append_raw(card)
             else:
-                target.set_raw(key, card)
+                target.set_raw(key, cards)
         return
     for card in source.cards:
         key = card.keyword

@@ -62,6 +62,7 @@ def _timestamp() -> str:
 
 
 _END_CARD = b"END" + b" " * 77
+_COMMENTARY = frozenset(("HISTORY", "COMMENT", ""))
 _SKIPPED = (b"CHECKSUM", b"DATASUM ")
 
 
@@ -152,6 +153,13 @@ class Cards:
         except ValueError:
             return None
 
+    def _end(self, index: int) -> int:
+        """End of the card at ``index`` with its CONTINUE cards."""
+        end = index + 1
+        while end < len(self._keys) and self._keys[end] == "CONTINUE":
+            end += 1
+        return end
+
     def _replace(self, start: int, stop: int, cards: list) -> None:
         self._cards[start:stop] = cards
         self._keys[start:stop] = [self._keyword(card) for card in cards]
@@ -187,12 +195,15 @@ class Cards:
             if comment is None:
                 comment = fits.Card.fromstring(
                     self._cards[index].decode("ascii", "replace")).comment
-            self._replace(index, index + 1, self._image(key, value, comment))
+            self._replace(index, self._end(index), self._image(key, value, comment))
             return
         new = self._image(key, value, comment or "")
         anchor = self._index(after) if after else self._index(before) if before else None
         if anchor is None:
-            at = len(self._cards)
+            # as astropy: after the last card that is not commentary
+            at = len(self._keys)
+            while at and self._keys[at - 1] in _COMMENTARY:
+                at -= 1
         else:
             at = anchor + 1 if after else anchor
         self._replace(at, at, new)
@@ -215,7 +226,7 @@ class Cards:
                 raise KeyError(f"Keyword {key!r} not found.")
             return
         for index in reversed(positions if remove_all else positions[:1]):
-            self._replace(index, index + 1, [])
+            self._replace(index, self._end(index), [])
 
     def add_history(self, text: str) -> None:
         at = len(self._cards)
@@ -233,13 +244,18 @@ class Cards:
         self._cards.append(card)
         self._keys.append(self._keyword(card))
 
-    def set_raw(self, key: str, card: bytes) -> None:
-        """Replace the card of ``key`` by ``card`` (80 bytes), or append it."""
+    def set_raw(self, key: str, cards) -> None:
+        """Replace the card(s) of ``key`` by ``cards`` (80 bytes each, a
+        card and its CONTINUE cards), or add them as :meth:`set` would."""
+        cards = [cards] if isinstance(cards, bytes) else list(cards)
         index = self._index(key)
         if index is None:
-            self.append_raw(card)
+            at = len(self._keys)
+            while at and self._keys[at - 1] in _COMMENTARY:
+                at -= 1
+            self._replace(at, at, cards)
         else:
-            self._replace(index, index + 1, [card])
+            self._replace(index, self._end(index), cards)
 
     def copy(self) -> "Cards":
         new = Cards()

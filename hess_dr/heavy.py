@@ -33,7 +33,8 @@ Sizes come from the environment of the server process:
 ``HESS_DR_HEAVY_MAX_WAITING``
     heavy requests waiting at once, both pools together (default 8).
 
-Workers run at a lower scheduling priority (nice 5) than the server.
+Preview workers run at a lower scheduling priority (nice 10) than the
+server; the file workers' jobs take milliseconds and run at its priority.
 """
 from __future__ import annotations
 
@@ -50,8 +51,8 @@ from .workers import WorkerPool
 DEFAULT_MAX_WAITING = 8
 #: Longest a request waits for its result (seconds).
 TIMEOUT_S = 600
-#: Scheduling priority increment of the workers.
-WORKER_NICENESS = 5
+#: Scheduling priority increment of the preview workers.
+PREVIEW_NICENESS = 10
 
 
 def _environ_int(environ, name: str, minimum: int) -> int | None:
@@ -85,13 +86,18 @@ def configured_sizes(environ=None, cpus: int | None = None) -> dict:
             "previews": (preview_workers, preview_queue)}
 
 
-def _worker_init() -> None:
-    """Set a worker process up: lower priority, astropy's configuration
-    read once (it is looked up on every FITS card otherwise)."""
+def _preview_worker_init() -> None:
+    """:func:`_worker_init` at a lower priority."""
     try:
-        os.nice(WORKER_NICENESS)
+        os.nice(PREVIEW_NICENESS)
     except OSError:
         pass
+    _worker_init()
+
+
+def _worker_init() -> None:
+    """Set a worker process up: astropy's configuration read once (it is
+    looked up on every FITS card otherwise)."""
     from astropy.io import fits
 
     from .ingest import freeze_config
@@ -120,11 +126,14 @@ class HeavyPool:
         A bound shared with other pools (default: this pool's own).
     name : str
         For messages.
+    initializer : str
+        ``module:function`` each worker runs at start.
     """
 
     def __init__(self, workers: int, queue: int, admission: Admission | None = None,
-                 name: str = "heavy"):
+                 name: str = "heavy", initializer: str = "hess_dr.heavy:_worker_init"):
         self.workers = workers
+        self.initializer = initializer
         self.limit = workers + queue
         self.name = name
         self.admission = admission or Admission(self.limit)
@@ -142,7 +151,7 @@ class HeavyPool:
 
     def _executor_now(self):
         if self._executor is None:
-            self._executor = WorkerPool(self.workers, initializer="hess_dr.heavy:_worker_init")
+            self._executor = WorkerPool(self.workers, initializer=self.initializer)
         return self._executor
 
     def retry_after(self) -> int:
@@ -152,13 +161,16 @@ class HeavyPool:
     def run(self, function, *args, key=None, timeout: float = TIMEOUT_S):
         """``function(*args)`` in a worker process; its result.
 
+        The calling thread takes a free worker (or waits for one) and
+        talks to it itself.
+
         Parameters
         ----------
         function : callable
             A module-level function (it is pickled by name).
         key : hashable, optional
             Requests with the same key while one is computed share its
-            result.
+            result (they wait for it, up to ``timeout`` seconds).
 
         Raises
         ------
@@ -173,32 +185,63 @@ class HeavyPool:
                 raise ServiceBusy(f"hess_dr is busy: {self.admission.waiting} heavy requests"
                                   f" are being served or queued ({self._waiting} {self.name});"
                                   " retry later", self.retry_after())
-            future = self._pending.get(key) if key is not None else None
-            if future is None:
-                future = self._executor_now().submit(_timed, function, args)
-                self.computed += 1
+            shared = self._pending.get(key) if key is not None else None
+            owner = shared is None
+            if owner:
+                shared = _Shared()
                 if key is not None:
-                    self._pending[key] = future
-                    future.add_done_callback(lambda _, key=key: self._forget(key))
+                    self._pending[key] = shared
             self._waiting += 1
             self.admission.waiting += 1
         try:
-            seconds, result = future.result(timeout=timeout)
+            if not owner:
+                return shared.wait(timeout)
+            try:
+                seconds, result = self._executor_now().call(_timed, function, args)
+            except BaseException as exc:
+                shared.fail(exc)
+                raise
+            else:
+                shared.set(result)
+            finally:
+                if key is not None:
+                    with self._lock:
+                        self._pending.pop(key, None)
+            self.computed += 1
+            self._seconds = 0.8 * self._seconds + 0.2 * seconds
+            return result
         finally:
             with self._lock:
                 self._waiting -= 1
                 self.admission.waiting -= 1
-        self._seconds = 0.8 * self._seconds + 0.2 * seconds
-        return result
-
-    def _forget(self, key) -> None:
-        with self._lock:
-            self._pending.pop(key, None)
 
     def shutdown(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+
+
+class _Shared:
+    """The result of one computation that several requests wait for."""
+
+    def __init__(self):
+        self._done = threading.Event()
+        self._value = self._error = None
+
+    def set(self, value) -> None:
+        self._value = value
+        self._done.set()
+
+    def fail(self, error: BaseException) -> None:
+        self._error = error
+        self._done.set()
+
+    def wait(self, timeout: float):
+        if not self._done.wait(timeout):
+            raise TimeoutError(f"no result after {timeout} s")
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def _timed(function, args):
@@ -218,6 +261,8 @@ def shared_pool(kind: str = "files") -> HeavyPool:
         if not _SHARED:
             sizes = configured_sizes()
             admission = Admission(sizes["max_waiting"])
-            for name in ("files", "previews"):
-                _SHARED[name] = HeavyPool(*sizes[name], admission=admission, name=name)
+            _SHARED["files"] = HeavyPool(*sizes["files"], admission=admission, name="files")
+            _SHARED["previews"] = HeavyPool(*sizes["previews"], admission=admission,
+                                            name="previews",
+                                            initializer="hess_dr.heavy:_preview_worker_init")
         return _SHARED[kind]

@@ -47,7 +47,7 @@ from . import files
 from .events import EventsError, EventTable, fill_cache, open_fits
 
 __all__ = ["counts_map_png", "run_summary_png", "cached_png", "cached_preview",
-           "file_key", "run_key", "cache_path", "BUILDERS", "PNG_SIGNATURE"]
+           "file_key", "run_key", "cache_path", "read_events", "BUILDERS", "PNG_SIGNATURE"]
 
 #: The first eight bytes of every PNG file.
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -85,9 +85,14 @@ class _Events:
         return len(self.time)
 
 
-def _read_events(run, cache=None) -> _Events:
-    """The columns the previews need, read as the run's layout says (the
+def read_events(run, cache=None) -> "_Events":
+    """What the previews draw: TIME (MET), ENERGY (TeV), RA/DEC (deg, None
+    without positions) of every event, read as the run's layout says (the
     energy unit the import decided; from the event cache when there)."""
+    return _read_events(run, cache)
+
+
+def _read_events(run, cache=None) -> _Events:
     table = cache.load(run.layout) if cache is not None else None
     if table is None:
         hdus, data, _ = open_fits(run.path)

@@ -2,8 +2,11 @@
 
 :class:`WorkerPool` starts ``python -m hess_dr.workers`` processes and sends
 them module-level functions with their arguments as pickles over pipes, one
-task at a time per worker; :meth:`WorkerPool.submit` returns a
-:class:`concurrent.futures.Future`.
+task at a time per worker.  :meth:`WorkerPool.call` runs a task from the
+calling thread (it takes an idle worker, talks to it and gives it back: a
+busy server's thread waits for one answer, not for a chain of helper
+threads); :meth:`WorkerPool.submit` returns a
+:class:`concurrent.futures.Future` instead.
 
 Why not :mod:`multiprocessing`: its "spawn" children import the parent's
 main module first, and the main module of a DaCHS process is DaCHS's
@@ -13,7 +16,8 @@ package only (and whatever their first task imports), so an import of a
 hundred files has its readers ready in a fraction of a second.
 
 Workers inherit the parent's ``sys.path`` (as PYTHONPATH), so they import
-hess_dr from where the parent did.
+hess_dr from where the parent did.  Results of :data:`SPOOL_BYTES` or more
+come back through a temporary file.
 """
 from __future__ import annotations
 
@@ -32,11 +36,43 @@ import traceback
 #: wait for the interpreter lock again.
 SPOOL_BYTES = 64 * 1024
 
-_STOP = object()
-
 
 class WorkerError(RuntimeError):
     """A worker process died or answered garbage."""
+
+
+class _Worker:
+    """One worker process and its pipes."""
+
+    def __init__(self, initializer: str | None):
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
+        env["PYTHONUNBUFFERED"] = "1"
+        command = [sys.executable, "-m", "hess_dr.workers"]
+        if initializer:
+            command.append(initializer)
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        env=env, close_fds=True)
+
+    def run(self, function, args):
+        """Send a task, wait for its answer; (ok, value)."""
+        process = self.process
+        pickle.dump((function, args), process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        process.stdin.flush()
+        ok, value = pickle.load(process.stdout)
+        return ok, (_unspooled(value) if ok else value)
+
+    def close(self) -> None:
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 class WorkerPool:
@@ -45,7 +81,7 @@ class WorkerPool:
     Parameters
     ----------
     workers : int
-        Number of processes (started on the first :meth:`submit`).
+        Number of processes (started when first needed).
     initializer : str, optional
         ``"module:function"`` each worker calls once at start.
     """
@@ -53,109 +89,80 @@ class WorkerPool:
     def __init__(self, workers: int, initializer: str | None = None):
         self.workers = workers
         self.initializer = initializer
-        self._tasks: queue.SimpleQueue = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
-        self._processes: list[subprocess.Popen] = []
+        self._idle: queue.LifoQueue = queue.LifoQueue()
+        self._started = 0
         self._lock = threading.Lock()
         self._closed = False
+        self._threads = None
 
-    def _start(self) -> None:
-        env = dict(os.environ)
-        path = [p for p in sys.path if p and os.path.isdir(p)]
-        env["PYTHONPATH"] = os.pathsep.join(path)
-        env["PYTHONUNBUFFERED"] = "1"
-        command = [sys.executable, "-m", "hess_dr.workers"]
-        if self.initializer:
-            command.append(self.initializer)
-        for _ in range(self.workers):
-            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                       env=env, close_fds=True)
-            thread = threading.Thread(target=self._feed, args=(process,), daemon=True,
-                                      name="hess_dr-worker-feeder")
-            self._processes.append(process)
-            self._threads.append(thread)
-            thread.start()
-
-    def submit(self, function, *args) -> concurrent.futures.Future:
-        """Run ``function(*args)`` in a worker; the future of its result."""
-        future: concurrent.futures.Future = concurrent.futures.Future()
+    def _checkout(self) -> _Worker:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the worker pool is shut down")
-            if not self._processes:
-                self._start()
-            self._tasks.put((future, function, args))
-        return future
+            if self._idle.empty() and self._started < self.workers:
+                self._started += 1
+                try:
+                    return _Worker(self.initializer)
+                except BaseException:
+                    self._started -= 1
+                    raise
+        return self._idle.get()
 
-    def _feed(self, process: subprocess.Popen) -> None:
-        while True:
-            task = self._tasks.get()
-            if task is _STOP:
-                break
-            future, function, args = task
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                pickle.dump((function, args), process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-                process.stdin.flush()
-                ok, value = pickle.load(process.stdout)
-                if ok:
-                    value = _unspooled(value)
-            except Exception as exc:  # the worker died (killed, out of memory...)
-                future.set_exception(WorkerError(f"worker process {process.pid} failed:"
-                                                 f" {type(exc).__name__}: {exc}"))
-                self._replace(process)
-                return
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
-        self._close_process(process)
+    def _checkin(self, worker: _Worker | None) -> None:
+        if worker is None:  # it died: a new one is started when needed
+            with self._lock:
+                self._started -= 1
+            return
+        if self._closed:
+            worker.close()
+        else:
+            self._idle.put(worker)
 
-    def _replace(self, process: subprocess.Popen) -> None:
-        """Start a new worker for a dead one (unless shutting down)."""
-        self._close_process(process)
+    def call(self, function, *args):
+        """``function(*args)`` in a worker, waited for in this thread.
+
+        Raises whatever ``function`` raised, or :class:`WorkerError` if
+        the worker died.
+        """
+        worker = self._checkout()
+        try:
+            ok, value = worker.run(function, args)
+        except Exception as exc:  # the worker died (killed, out of memory...)
+            worker.close()
+            worker = None
+            raise WorkerError(f"worker process failed: {type(exc).__name__}: {exc}") from None
+        finally:
+            self._checkin(worker)
+        if not ok:
+            raise value
+        return value
+
+    def submit(self, function, *args) -> concurrent.futures.Future:
+        """Run ``function(*args)`` in a worker; the future of its result
+        (a future not started yet can be cancelled)."""
         with self._lock:
             if self._closed:
-                return
-            self._processes.remove(process)
-            workers, self.workers = self.workers, 1
-            try:
-                self._start()
-            finally:
-                self.workers = workers
-
-    @staticmethod
-    def _close_process(process: subprocess.Popen) -> None:
-        for stream in (process.stdin, process.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
+                raise RuntimeError("the worker pool is shut down")
+            if self._threads is None:
+                self._threads = concurrent.futures.ThreadPoolExecutor(
+                    self.workers, thread_name_prefix="hess_dr-worker")
+        return self._threads.submit(self.call, function, *args)
 
     def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
-        """Stop the workers (after the queued tasks, unless ``cancel_futures``)."""
+        """Stop the workers (after the submitted tasks, unless ``cancel_futures``)."""
         with self._lock:
             if self._closed:
                 return
+            threads = self._threads
+        if threads is not None:
+            threads.shutdown(wait=wait, cancel_futures=cancel_futures)
+        with self._lock:
             self._closed = True
-            if cancel_futures:
-                while True:
-                    try:
-                        task = self._tasks.get_nowait()
-                    except queue.Empty:
-                        break
-                    if task is not _STOP:
-                        task[0].cancel()
-            for _ in self._threads:
-                self._tasks.put(_STOP)
-        if wait:
-            for thread in self._threads:
-                thread.join()
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                break
 
     def __enter__(self):
         return self

@@ -1,0 +1,154 @@
+"""Worker processes (hess_dr.workers) and the bounded heavy-work pools
+(hess_dr.heavy): results and errors come back, the bound refuses at once,
+identical requests share one computation, a dead worker is replaced."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from hess_dr import cutout, errors, heavy, products, workers
+
+# Functions run in the workers (module-level: pickled by name).
+import heavy_tasks  # noqa: E402  (tests/unit/heavy_tasks.py)
+
+
+@pytest.fixture
+def pool():
+    with workers.WorkerPool(2) as p:
+        yield p
+
+
+def test_results_come_back_small_and_large(pool):
+    assert pool.call(heavy_tasks.add, 2, 3) == 5
+    big = pool.call(heavy_tasks.blob, 3 * workers.SPOOL_BYTES)  # through a file
+    assert big == b"x" * (3 * workers.SPOOL_BYTES)
+    assert pool.call(heavy_tasks.pair_of_blobs, 200_000) == (b"a" * 200_000, 7)
+
+
+def test_workers_import_no_dachs(pool):
+    assert pool.call(heavy_tasks.loaded, "gavo") is False
+    assert pool.call(heavy_tasks.loaded, "hess_dr.workers") is True
+
+
+def test_domain_errors_keep_their_type_and_status(pool):
+    with pytest.raises(cutout.CutoutError) as info:
+        pool.call(heavy_tasks.fail_cutout, "no RA column", 400)
+    assert info.value.http_status == 400 and str(info.value) == "no RA column"
+    with pytest.raises(products.MissingIRFError) as missing:
+        pool.call(heavy_tasks.fail_missing_irf)
+    assert missing.value.http_status == 404 and missing.value.available == ("aeff",)
+    with pytest.raises(ZeroDivisionError):
+        pool.call(heavy_tasks.divide, 1, 0)
+
+
+def test_a_dead_worker_is_an_error_and_is_replaced():
+    with workers.WorkerPool(1) as pool:
+        first = pool.call(heavy_tasks.pid)
+        with pytest.raises(workers.WorkerError):
+            pool.call(heavy_tasks.die)
+        assert pool.call(heavy_tasks.add, 1, 1) == 2
+        assert pool.call(heavy_tasks.pid) != first
+
+
+def test_submit_returns_futures_and_unstarted_ones_cancel():
+    with workers.WorkerPool(1) as pool:
+        first = pool.submit(heavy_tasks.sleep_and_return, 0.3, "a")
+        second = pool.submit(heavy_tasks.sleep_and_return, 0.0, "b")
+        assert second.cancel()
+        assert first.result(timeout=30) == "a"
+
+
+def test_sizes_from_the_environment():
+    assert heavy.configured_sizes({}, cpus=2) == {
+        "max_waiting": 8, "files": (2, 6), "previews": (1, 1)}
+    assert heavy.configured_sizes({}, cpus=16)["files"] == (4, 4)
+    sizes = heavy.configured_sizes({"HESS_DR_HEAVY_WORKERS": "3", "HESS_DR_HEAVY_QUEUE": "0",
+                                    "HESS_DR_PREVIEW_WORKERS": "2",
+                                    "HESS_DR_HEAVY_MAX_WAITING": "5"}, cpus=2)
+    assert sizes == {"max_waiting": 5, "files": (3, 0), "previews": (2, 1)}
+    for bad in ("0", "-1", "many"):
+        with pytest.raises(ValueError, match="HESS_DR_HEAVY_WORKERS"):
+            heavy.configured_sizes({"HESS_DR_HEAVY_WORKERS": bad})
+
+
+def _in_threads(n, target):
+    results, threads = [None] * n, []
+    for i in range(n):
+        def run(i=i):
+            try:
+                results[i] = target(i)
+            except Exception as exc:  # noqa: BLE001
+                results[i] = exc
+        threads.append(threading.Thread(target=run))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
+
+
+def test_full_pool_refuses_at_once_with_retry_after():
+    pool = heavy.HeavyPool(1, 1, name="files")
+    try:
+        pool.run(heavy_tasks.add, 0, 0)  # started
+        start = time.perf_counter()
+        results = _in_threads(5, lambda i: pool.run(heavy_tasks.sleep_and_return, 0.5, i))
+        busy = [r for r in results if isinstance(r, errors.ServiceBusy)]
+        done = [r for r in results if not isinstance(r, Exception)]
+        assert len(done) == 2 and len(busy) == 3  # one computing, one queued
+        assert all(b.http_status == 503 and b.retry_after >= 1 for b in busy)
+        assert time.perf_counter() - start < 5
+        assert pool.waiting == 0
+    finally:
+        pool.shutdown()
+
+
+def test_pools_share_one_bound():
+    admission = heavy.Admission(2)
+    files = heavy.HeavyPool(2, 2, admission=admission, name="files")
+    previews = heavy.HeavyPool(1, 1, admission=admission, name="previews")
+    try:
+        blocker = threading.Thread(
+            target=lambda: files.run(heavy_tasks.sleep_and_return, 0.8, "f"))
+        blocker2 = threading.Thread(
+            target=lambda: files.run(heavy_tasks.sleep_and_return, 0.8, "g"))
+        blocker.start()
+        blocker2.start()
+        time.sleep(0.3)
+        with pytest.raises(errors.ServiceBusy):
+            previews.run(heavy_tasks.add, 1, 2)
+        blocker.join()
+        blocker2.join()
+        assert previews.run(heavy_tasks.add, 1, 2) == 3
+    finally:
+        files.shutdown()
+        previews.shutdown()
+
+
+def test_identical_requests_share_one_computation(tmp_path):
+    pool = heavy.HeavyPool(2, 8, name="previews")
+    counter = tmp_path / "count"
+    try:
+        results = _in_threads(6, lambda i: pool.run(heavy_tasks.count_and_return, str(counter),
+                                                     0.5, "png", key=("preview", "x")))
+        assert results == ["png"] * 6
+        assert counter.read_text() == "1"  # computed once
+        assert pool.computed == 1
+        # a later request computes again (nothing is remembered here)
+        assert pool.run(heavy_tasks.count_and_return, str(counter), 0.0, "png",
+                        key=("preview", "x")) == "png"
+        assert counter.read_text() == "2"
+    finally:
+        pool.shutdown()
+
+
+def test_a_shared_failure_reaches_every_waiter():
+    pool = heavy.HeavyPool(1, 8, name="previews")
+    try:
+        results = _in_threads(3, lambda i: pool.run(heavy_tasks.sleep_then_fail, 0.4,
+                                                    key="same"))
+        assert all(isinstance(r, cutout.CutoutError) for r in results)
+    finally:
+        pool.shutdown()
