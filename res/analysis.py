@@ -29,8 +29,9 @@ What hess_dr's worker system (:class:`AnalysisUWS`, a subclass of DaCHS's
   ``reaperInterval`` seconds of their destruction time (DaCHS's reaper
   runs every 12 hours); other services' jobs are left to their own UWS.
 
-Job processes run with a lower CPU priority (``nice`` 10), so that the
-server's own requests come first on a busy machine.
+Job processes run with a lower CPU priority (property ``niceness``, from
+their start: ``nice -n``) and single-threaded numerical libraries, so that
+the server's own requests come first on a busy machine.
 """
 from __future__ import annotations
 
@@ -142,8 +143,15 @@ class AnalysisTransitions(useruws.UserUWSTransitions):
 
     def _startJobTwisted(self, wjob):  # noqa: N802
         cmd, args = self.getCommandLine(wjob)
+        niceness = getattr(wjob.uws, "niceness", 0)
+        if niceness:
+            # the whole process at a lower priority, loading the RD included
+            # (nice execs the command: the pid stays the job's)
+            cmd, args = "nice", ["nice", "-n", str(niceness), cmd, *args[1:]]
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
+                   MKL_NUM_THREADS="1")
         process = reactor.spawnProcess(_EndedProtocol(wjob.jobId, wjob.uws), cmd,
-                                       args=args, env=os.environ)
+                                       args=args, env=env)
         wjob.change(pid=process.pid, phase=uws.EXECUTING)
 
 
@@ -169,9 +177,10 @@ class AnalysisUWS(useruws.UserUWS):
     jobdocPreamble = useruws.UserUWS.jobdocPreamble
 
     def __init__(self, service, *, max_running: int, default_duration: int,
-                 max_duration: int, reaper_interval: int):
+                 max_duration: int, reaper_interval: int, niceness: int = 0):
         self.cleanupInterval = reaper_interval
         self.max_duration = max_duration
+        self.niceness = niceness
         grammar = base.makeStruct(svcs.ContextGrammar, inputTD=service.core.inputTable)
         super().__init__(service, uwsactions.JobActions(_ExecutionDurationAction),
                          _CheckedParameters(grammar))
@@ -234,7 +243,8 @@ class Core(core.Core):
             system = AnalysisUWS(self.parent, max_running=int(max_running),
                                  default_duration=min(default_duration, max_duration),
                                  max_duration=max_duration,
-                                 reaper_interval=self._property("reaperInterval"))
+                                 reaper_interval=self._property("reaperInterval"),
+                                 niceness=self._property("niceness"))
             self.__dict__["_hess_dr_uws"] = system
         return system
 
@@ -243,12 +253,6 @@ class Core(core.Core):
         if job is None:
             raise base.ValidationError(
                 f"{JOB_NAME} runs as a UWS job: POST to {service.getURL('uws.xml')}", "RA")
-        niceness = self._property("niceness")
-        if niceness:
-            try:
-                os.nice(niceness)
-            except OSError:
-                pass
         run_job(job, service)
         return None
 
