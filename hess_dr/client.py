@@ -437,7 +437,9 @@ def _download_run(row, did, data_dir, dest_dir, session, datalink_url, calibrati
 
     irfs: dict[str, Path] = {}
     if calibration:
-        for link in (l for l in links if l.semantics == "#calibration"):
+        # an IRF linked to the event list file itself is already here
+        for link in (l for l in links if l.semantics == "#calibration"
+                     and l.url != source.url):
             guess = link.guess_irf_type()
             name = f"obs_{stem}_{guess or 'calibration_' + str(len(irfs))}"
             try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import urllib.parse
+from collections.abc import Collection
 
 #: DataLink 1.1 content_qualifier of each IRF type (GADF HDU type ->
 #: ObsCore-HEA product type).
@@ -78,8 +79,15 @@ def product_url(prod_url: str, pub_did: str, product: str) -> str:
 
 def dataset_links(pub_did: str, *, file_url: str, file_size: int | None,
                   irf_types: str | None, prod_url: str,
-                  rights_url: str | None, file_type: str = GADF_MIME) -> list[Link]:
+                  rights_url: str | None, file_type: str = GADF_MIME,
+                  irfs_in_file: Collection[str] = ()) -> list[Link]:
     """The links of one event list, in a stable order.
+
+    An IRF that is an HDU of the event list file itself is linked to that
+    file (clients such as Gammapy's TAP reader then download each run once
+    and index every HDU once); an IRF kept in a separate file is linked to
+    its single-IRF product.  Single-IRF files of every IRF stay available
+    from the ``prod`` service (``PRODUCT=aeff`` ...).
 
     Parameters
     ----------
@@ -99,6 +107,8 @@ def dataset_links(pub_did: str, *, file_url: str, file_size: int | None,
     file_type : str
         Media type of the event list file (:data:`GADF_MIME`, or
         :data:`OGIP_MIME` for OGIP event files such as Fermi-LAT FT1).
+    irfs_in_file : collection of str
+        The GADF HDU types of the IRFs that are HDUs of the event list file.
     """
     description = ("The event list (OGIP FITS: EVENTS and GTI)" if file_type == OGIP_MIME
                    else "The event list (GADF DL3 FITS: EVENTS, GTI and the run's IRFs)")
@@ -106,7 +116,12 @@ def dataset_links(pub_did: str, *, file_url: str, file_size: int | None,
                   content_qualifier="event-list", content_length=file_size)]
     available = (irf_types or "").split()
     for irf in IRF_QUALIFIERS:
-        if irf in available:
+        if irf in irfs_in_file:
+            links.append(Link("#calibration", file_url, file_type,
+                              IRF_DESCRIPTIONS[irf].split(" (")[0] + " of the run: an HDU of"
+                              " the event list file", content_qualifier=IRF_QUALIFIERS[irf],
+                              content_length=file_size))
+        elif irf in available:
             links.append(Link("#calibration", product_url(prod_url, pub_did, irf), GADF_MIME,
                               IRF_DESCRIPTIONS[irf], content_qualifier=IRF_QUALIFIERS[irf]))
     links.append(Link("#package", product_url(prod_url, pub_did, "bundle"), GADF_MIME,

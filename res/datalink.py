@@ -106,6 +106,21 @@ def collection_of(descriptor):
                  if c.name == descriptor.obs["collection"]), None)
 
 
+def _irfs_in_event_file(descriptor):
+    """GADF types of the IRFs that are HDUs of the dataset's own file (from
+    the layout the import stored)."""
+    from hess_dr.layout import Layout
+    if not descriptor.obs.get("layout"):
+        return frozenset()
+    path = os.path.abspath(_local_path(descriptor))
+    try:
+        layout = Layout.from_json(descriptor.obs["layout"], path)
+    except ValueError:  # stored by another version: the products serve it
+        return frozenset()
+    return frozenset(ref.hdu_type for ref in layout.irfs
+                     if os.path.abspath(ref.path) == path)
+
+
 def iter_links(descriptor, service):
     """Yield the LinkDefs of a dataset (metaMaker body)."""
     collection = collection_of(descriptor)
@@ -116,7 +131,8 @@ def iter_links(descriptor, service):
             file_type=descriptor.mime or hess_links.GADF_MIME,
             irf_types=descriptor.obs["irf_types"],
             prod_url=service.rd.getById("prod").getURL("dlget"),
-            rights_url=collection.rights_url if collection else None):
+            rights_url=collection.rights_url if collection else None,
+            irfs_in_file=_irfs_in_event_file(descriptor)):
         yield descriptor.makeLink(
             link.access_url, semantics=link.semantics, contentType=link.content_type,
             description=link.description, contentLength=link.content_length,

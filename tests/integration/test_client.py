@@ -8,6 +8,9 @@ of the release, never from hess_dr's own code.
 from __future__ import annotations
 
 import hashlib
+import io
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -84,25 +87,38 @@ def _calibration_links(results) -> dict:
 def test_downloads_are_the_published_files(crab, originals, dr1_service):
     downloads = crab["downloads"]
     assert [d["obs_id"] for d in downloads] == list(CRAB_RUNS)
-    # every DR1 file holds its four IRFs, and DataLink offers each as #calibration
+    # every DR1 file holds its four IRFs, and DataLink links each #calibration
+    # to the event list file that holds it
     assert _calibration_links(crab["results"]) == {
         run: ["aeff", "bkgrate", "edisp", "psf"] for run in CRAB_RUNS}
+    for row in crab["results"]:
+        links = row.getdatalink()
+        (this,) = [str(link["access_url"]) for link in links
+                   if str(link["semantics"]) == "#this"]
+        assert {str(link["access_url"]) for link in links
+                if str(link["semantics"]) == "#calibration"} == {this}
     for run in downloads:
-        # the #this file is the released file, byte for byte
+        # the #this file is the released file, byte for byte, and the only
+        # download of the run: its IRFs are in it
         assert sha256(run["event_list"]) == sha256(originals[run["obs_id"]])
         assert run["event_list"].name.startswith(f"obs_{run['obs_id']}_events.fits")
-        # one single-IRF GADF file per type, equal to the released HDU
-        assert sorted(run["calibration"]) == sorted(IRF_EXTNAMES), run["notes"]
-        assert not any("IRFs from the event list file" in n for n in run["notes"]), run["notes"]
-        with fits.open(originals[run["obs_id"]]) as released:
-            for hdu_type, path in run["calibration"].items():
-                with fits.open(path) as single:
-                    assert len(single) == 2
-                    assert single[1].name == IRF_EXTNAMES[hdu_type]
-                    for column in released[IRF_EXTNAMES[hdu_type]].columns.names:
-                        np.testing.assert_array_equal(
-                            single[1].data[column],
-                            released[IRF_EXTNAMES[hdu_type]].data[column])
+        assert run["calibration"] == {}
+        assert "IRFs from the event list file: aeff, edisp, psf, bkg" in run["notes"]
+    assert sorted(p.name for p in (crab["dest"] / "data").iterdir()) == sorted(
+        run["event_list"].name for run in downloads)
+    # the single-IRF files stay available from the products service, equal
+    # to the released HDUs
+    did = str(crab["results"][0]["obs_publisher_did"])
+    with fits.open(originals[CRAB_RUNS[0]]) as released:
+        for hdu_type, extname in IRF_EXTNAMES.items():
+            url = (f"{dr1_service.url}/hess_dr/q/prod/dlget?"
+                   + urllib.parse.urlencode({"ID": did, "PRODUCT": hdu_type}))
+            with urllib.request.urlopen(url, timeout=120) as response, \
+                    fits.open(io.BytesIO(response.read())) as single:
+                assert [hdu.name for hdu in single][1:] == [extname]
+                for column in released[extname].columns.names:
+                    np.testing.assert_array_equal(single[1].data[column],
+                                                  released[extname].data[column])
     # the terms of use travel with the copy: one file (the four runs share
     # them), the collection's configured text
     (path,) = {run["terms_of_use"] for run in downloads}
