@@ -21,7 +21,8 @@ Two pools, because their work differs by two orders of magnitude:
     server's threads nor delays cutouts behind it.
 
 Requests for the same thing (``key``, e.g. one preview of one file) share
-one computation: the first runs it, the others wait for its result.
+one computation: the first runs it, the others wait for its result (they
+count against the shared bound, not against their pool's queue).
 
 Sizes come from the environment of the server process:
 
@@ -181,12 +182,15 @@ class HeavyPool:
             Whatever ``function`` raised (re-raised here).
         """
         with self._lock:
-            if self._waiting >= self.limit or self.admission.waiting >= self.admission.limit:
+            shared = self._pending.get(key) if key is not None else None
+            owner = shared is None
+            # (a request joining a computation adds no work, only a waiting
+            # thread: the shared bound alone applies to it)
+            if (owner and self._waiting >= self.limit) \
+                    or self.admission.waiting >= self.admission.limit:
                 raise ServiceBusy(f"hess_dr is busy: {self.admission.waiting} heavy requests"
                                   f" are being served or queued ({self._waiting} {self.name});"
                                   " retry later", self.retry_after())
-            shared = self._pending.get(key) if key is not None else None
-            owner = shared is None
             if owner:
                 shared = _Shared()
                 if key is not None:

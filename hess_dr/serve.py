@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 
 import numpy as np
 
@@ -88,6 +89,9 @@ def preview_job(job: Job, kind: str) -> bytes:
     directory = previews_dir(job.cache_dir) if job.cache_dir else None
     if directory is None:
         return builder(run, cache=cache)
-    png, _ = preview.cached_png(directory, preview.run_key(run), kind,
-                                lambda: builder(run, cache=cache))
+    png, from_cache = preview.cached_png(directory, preview.run_key(run), kind,
+                                         lambda: builder(run, cache=cache))
+    if not from_cache:  # (a worker's stderr is the server's log)
+        print(f"hess_dr: rendered {kind} of {os.path.basename(job.path)}", file=sys.stderr,
+              flush=True)
     return png

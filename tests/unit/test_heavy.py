@@ -152,3 +152,20 @@ def test_a_shared_failure_reaches_every_waiter():
         assert all(isinstance(r, cutout.CutoutError) for r in results)
     finally:
         pool.shutdown()
+
+
+def test_joiners_need_no_room_in_the_pool_queue(tmp_path):
+    """One computation, many identical requests: only the shared bound
+    limits them (the pool's own queue holds one)."""
+    admission = heavy.Admission(5)
+    pool = heavy.HeavyPool(1, 0, admission=admission, name="previews")
+    counter = tmp_path / "count"
+    try:
+        results = _in_threads(8, lambda i: pool.run(heavy_tasks.count_and_return, str(counter),
+                                                     0.8, "png", key="one"))
+        done = [r for r in results if r == "png"]
+        busy = [r for r in results if isinstance(r, errors.ServiceBusy)]
+        assert len(done) == 5 and len(busy) == 3
+        assert counter.read_text() == "1"
+    finally:
+        pool.shutdown()
