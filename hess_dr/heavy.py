@@ -5,20 +5,27 @@ worker processes, so that the web server's own threads and its interpreter
 lock stay free for light requests (DataLink metadata, TAP, cached
 previews).  A request waits for its result in one of the server's threads
 -- and the threads are few: DaCHS runs requests in Twisted's thread pool,
-ten threads.  So the number of heavy requests waiting at once is bounded
-(:class:`Admission`, default 8: two threads always stay free for light
-requests), and a request beyond the bound is refused at once with
-:class:`hess_dr.errors.ServiceBusy` (HTTP 503 with Retry-After).
+ten threads.  So a request that would have to queue for a worker is
+refused at once with :class:`hess_dr.errors.ServiceBusy` (HTTP 503 with
+Retry-After) when
+
+* its pool's queue is full (``queue`` requests), or
+* the queues of both pools together hold :data:`DEFAULT_MAX_WAITING`
+  requests (:class:`Admission`), or
+* its wait would exceed ``max_wait`` seconds (requests queued ahead, times
+  the pool's mean job time, over its workers): a clogged pool refuses early
+  instead of holding the server's threads.
 
 Two pools, because their work differs by two orders of magnitude:
 
 ``files`` (cutouts, bundles, single IRFs)
-    milliseconds each (the events come from the import's cache); as many
-    workers as CPUs (at most 4);
+    milliseconds each (the events come from the import's cache): one
+    worker a CPU (at most 4), up to 8 requests queued -- a burst of
+    cutouts drains in a blink and needs no refusal;
 ``previews`` (uncached PNGs)
-    a few hundred milliseconds each (matplotlib); one worker, at most two
-    requests waiting, so that a burst of previews neither takes the
-    server's threads nor delays cutouts behind it.
+    a few hundred milliseconds each (matplotlib): one worker, one request
+    queued, so that a burst of previews takes at most two of the server's
+    threads and never delays cutouts.
 
 Requests for the same thing (``key``, e.g. one preview of one file) share
 one computation: the first runs it, the others wait for its result (they
@@ -27,12 +34,12 @@ count against the shared bound, not against their pool's queue).
 Sizes come from the environment of the server process:
 
 ``HESS_DR_HEAVY_WORKERS``, ``HESS_DR_HEAVY_QUEUE``
-    workers of the file pool and requests waiting beyond them (default:
-    CPUs up to 4, and up to the total bound);
+    workers of the file pool and requests that may queue for them
+    (default: one per CPU up to 4, and 8);
 ``HESS_DR_PREVIEW_WORKERS``, ``HESS_DR_PREVIEW_QUEUE``
     the same for previews (default 1 and 1);
 ``HESS_DR_HEAVY_MAX_WAITING``
-    heavy requests waiting at once, both pools together (default 8).
+    requests queued at once, both pools together (default 8).
 
 Preview workers run at a lower scheduling priority (nice 10) than the
 server; the file workers' jobs take milliseconds and run at its priority.
@@ -47,9 +54,11 @@ import time
 from .errors import ServiceBusy
 from .workers import WorkerPool
 
-#: Most heavy requests that may wait at once by default (Twisted's thread
-#: pool, which DaCHS runs requests in, has 10 threads).
+#: Most heavy requests that may queue for a worker at once by default
+#: (Twisted's thread pool, which DaCHS runs requests in, has 10 threads).
 DEFAULT_MAX_WAITING = 8
+#: Longest expected wait in a pool's queue (s) before requests are refused.
+DEFAULT_MAX_WAIT_S = 1.0
 #: Longest a request waits for its result (seconds).
 TIMEOUT_S = 600
 #: Scheduling priority increment of the preview workers.
@@ -78,7 +87,7 @@ def configured_sizes(environ=None, cpus: int | None = None) -> dict:
     workers = _environ_int(environ, "HESS_DR_HEAVY_WORKERS", 1) or max(1, min(cpus, 4))
     queue = _environ_int(environ, "HESS_DR_HEAVY_QUEUE", 0)
     if queue is None:
-        queue = max(0, max_waiting - workers)
+        queue = max_waiting
     preview_workers = _environ_int(environ, "HESS_DR_PREVIEW_WORKERS", 1) or 1
     preview_queue = _environ_int(environ, "HESS_DR_PREVIEW_QUEUE", 0)
     if preview_queue is None:
@@ -106,49 +115,55 @@ def _worker_init() -> None:
 
 
 class Admission:
-    """A bound on the heavy requests waiting at once, over several pools."""
+    """A bound on the heavy requests queued at once, over several pools."""
 
     def __init__(self, limit: int):
         self.limit = limit
-        self.waiting = 0
+        self.waiting = 0  # queued for a worker, or for a shared computation
         self.lock = threading.Lock()
 
 
 class HeavyPool:
-    """Worker processes with a bounded number of waiting requests.
+    """Worker processes with a bounded queue of requests.
 
     Parameters
     ----------
     workers : int
         Worker processes (started on first use).
     queue : int
-        Requests that may wait beyond the ``workers`` being computed.
+        Requests that may queue while every worker computes.
     admission : Admission, optional
         A bound shared with other pools (default: this pool's own).
     name : str
         For messages.
     initializer : str
         ``module:function`` each worker runs at start.
+    max_wait : float
+        Refuse requests that would wait longer than this in the queue
+        (seconds, from the pool's mean job time).
     """
 
     def __init__(self, workers: int, queue: int, admission: Admission | None = None,
-                 name: str = "heavy", initializer: str = "hess_dr.heavy:_worker_init"):
+                 name: str = "heavy", initializer: str = "hess_dr.heavy:_worker_init",
+                 max_wait: float = DEFAULT_MAX_WAIT_S):
         self.workers = workers
+        self.queue = queue
+        self.max_wait = max_wait
         self.initializer = initializer
-        self.limit = workers + queue
         self.name = name
-        self.admission = admission or Admission(self.limit)
+        self.admission = admission or Admission(queue)
         self._lock = self.admission.lock
         self._executor = None
-        self._waiting = 0
+        self._queued = 0  # owners waiting for a worker
+        self._computing = 0
         self._pending: dict = {}
-        self._seconds = 0.1  # running mean of a job's duration
+        self._seconds = 0.0  # running mean of a job's duration
         self.computed = 0  # jobs run (for tests and logs)
 
     @property
     def waiting(self) -> int:
-        """Requests of this pool waiting for a result now."""
-        return self._waiting
+        """Requests of this pool queued or computed now."""
+        return self._queued + self._computing
 
     def _executor_now(self):
         if self._executor is None:
@@ -157,12 +172,18 @@ class HeavyPool:
 
     def retry_after(self) -> int:
         """Seconds until the queue has likely room again."""
-        return max(1, min(60, math.ceil(self._seconds * self._waiting / self.workers)))
+        ahead = self._queued + self._computing
+        return max(1, min(60, math.ceil(self._seconds * ahead / self.workers)))
+
+    def _busy(self) -> ServiceBusy:
+        return ServiceBusy(f"hess_dr is busy: {self.admission.waiting} heavy requests are"
+                           f" queued ({self._queued} for the {self.name} pool's"
+                           f" {self.workers} workers); retry later", self.retry_after())
 
     def run(self, function, *args, key=None, timeout: float = TIMEOUT_S):
         """``function(*args)`` in a worker process; its result.
 
-        The calling thread takes a free worker (or waits for one) and
+        The calling thread takes a free worker (or queues for one) and
         talks to it itself.
 
         Parameters
@@ -176,48 +197,61 @@ class HeavyPool:
         Raises
         ------
         hess_dr.errors.ServiceBusy
-            If this pool has ``limit`` requests waiting, or all pools
-            together their shared bound.
+            If every worker computes and the pool's queue, or the queues of
+            all pools together, are full.
         Exception
             Whatever ``function`` raised (re-raised here).
         """
         with self._lock:
             shared = self._pending.get(key) if key is not None else None
             owner = shared is None
-            # (a request joining a computation adds no work, only a waiting
-            # thread: the shared bound alone applies to it)
-            if (owner and self._waiting >= self.limit) \
-                    or self.admission.waiting >= self.admission.limit:
-                raise ServiceBusy(f"hess_dr is busy: {self.admission.waiting} heavy requests"
-                                  f" are being served or queued ({self._waiting} {self.name});"
-                                  " retry later", self.retry_after())
+            full = self.admission.waiting >= self.admission.limit
             if owner:
+                must_queue = self._computing + self._queued >= self.workers
+                wait = (self._queued + 1) * self._seconds / self.workers
+                if must_queue and (full or self._queued >= self.queue or wait > self.max_wait):
+                    raise self._busy()
                 shared = _Shared()
                 if key is not None:
                     self._pending[key] = shared
-            self._waiting += 1
+                self._queued += 1
+            elif full:
+                raise self._busy()
             self.admission.waiting += 1
-        try:
-            if not owner:
-                return shared.wait(timeout)
+        if not owner:
             try:
-                seconds, result = self._executor_now().call(_timed, function, args)
-            except BaseException as exc:
-                shared.fail(exc)
-                raise
-            else:
-                shared.set(result)
+                return shared.wait(timeout)
             finally:
-                if key is not None:
-                    with self._lock:
-                        self._pending.pop(key, None)
-            self.computed += 1
-            self._seconds = 0.8 * self._seconds + 0.2 * seconds
-            return result
+                with self._lock:
+                    self.admission.waiting -= 1
+        started = [False]
+
+        def start():  # a worker is ours: no longer queued
+            with self._lock:
+                self._queued -= 1
+                self.admission.waiting -= 1
+                self._computing += 1
+            started[0] = True
+
+        try:
+            seconds, result = self._executor_now().call(_timed, function, args, started=start)
+        except BaseException as exc:
+            shared.fail(exc)
+            raise
+        else:
+            shared.set(result)
         finally:
             with self._lock:
-                self._waiting -= 1
-                self.admission.waiting -= 1
+                if started[0]:
+                    self._computing -= 1
+                else:
+                    self._queued -= 1
+                    self.admission.waiting -= 1
+                if key is not None:
+                    self._pending.pop(key, None)
+        self.computed += 1
+        self._seconds = seconds if self.computed == 1 else 0.8 * self._seconds + 0.2 * seconds
+        return result
 
     def shutdown(self) -> None:
         if self._executor is not None:

@@ -55,12 +55,12 @@ class _Worker:
                                         env=env, close_fds=True)
 
     def run(self, function, args):
-        """Send a task, wait for its answer; (ok, value)."""
+        """Send a task, wait for its answer; (ok, value) -- a value left in
+        a file is still to be taken (see :func:`_unspooled`)."""
         process = self.process
         pickle.dump((function, args), process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
         process.stdin.flush()
-        ok, value = pickle.load(process.stdout)
-        return ok, (_unspooled(value) if ok else value)
+        return pickle.load(process.stdout)
 
     def close(self) -> None:
         for stream in (self.process.stdin, self.process.stdout):
@@ -118,13 +118,16 @@ class WorkerPool:
         else:
             self._idle.put(worker)
 
-    def call(self, function, *args):
+    def call(self, function, *args, started=None):
         """``function(*args)`` in a worker, waited for in this thread.
 
-        Raises whatever ``function`` raised, or :class:`WorkerError` if
-        the worker died.
+        ``started``, if given, is called once a worker is taken for the
+        task.  Raises whatever ``function`` raised, or :class:`WorkerError`
+        if the worker died.
         """
         worker = self._checkout()
+        if started is not None:
+            started()
         try:
             ok, value = worker.run(function, args)
         except Exception as exc:  # the worker died (killed, out of memory...)
@@ -132,10 +135,10 @@ class WorkerPool:
             worker = None
             raise WorkerError(f"worker process failed: {type(exc).__name__}: {exc}") from None
         finally:
-            self._checkin(worker)
+            self._checkin(worker)  # (before reading a spooled result)
         if not ok:
             raise value
-        return value
+        return _unspooled(value)
 
     def submit(self, function, *args) -> concurrent.futures.Future:
         """Run ``function(*args)`` in a worker; the future of its result

@@ -62,8 +62,9 @@ def test_submit_returns_futures_and_unstarted_ones_cancel():
 
 def test_sizes_from_the_environment():
     assert heavy.configured_sizes({}, cpus=2) == {
-        "max_waiting": 8, "files": (2, 6), "previews": (1, 1)}
-    assert heavy.configured_sizes({}, cpus=16)["files"] == (4, 4)
+        "max_waiting": 8, "files": (2, 8), "previews": (1, 1)}
+    assert heavy.configured_sizes({}, cpus=1)["files"] == (1, 8)
+    assert heavy.configured_sizes({}, cpus=16)["files"] == (4, 8)
     sizes = heavy.configured_sizes({"HESS_DR_HEAVY_WORKERS": "3", "HESS_DR_HEAVY_QUEUE": "0",
                                     "HESS_DR_PREVIEW_WORKERS": "2",
                                     "HESS_DR_HEAVY_MAX_WAITING": "5"}, cpus=2)
@@ -105,23 +106,37 @@ def test_full_pool_refuses_at_once_with_retry_after():
         pool.shutdown()
 
 
+def test_a_clogged_pool_refuses_by_expected_wait():
+    """A queue with room is refused when its expected wait is too long."""
+    pool = heavy.HeavyPool(1, 10, name="files", max_wait=0.5)
+    try:
+        pool.run(heavy_tasks.sleep_and_return, 0.4, 0)  # the mean job: 0.4 s
+        results = _in_threads(4, lambda i: pool.run(heavy_tasks.sleep_and_return, 0.4, i))
+        # one computes; one queued waits 0.4 s; a second would wait 0.8 s
+        assert sum(isinstance(r, errors.ServiceBusy) for r in results) == 2
+    finally:
+        pool.shutdown()
+
+
 def test_pools_share_one_bound():
+    """Requests queued in one pool use up the shared bound of the other."""
     admission = heavy.Admission(2)
-    files = heavy.HeavyPool(2, 2, admission=admission, name="files")
+    files = heavy.HeavyPool(1, 5, admission=admission, name="files")
     previews = heavy.HeavyPool(1, 1, admission=admission, name="previews")
     try:
-        blocker = threading.Thread(
-            target=lambda: files.run(heavy_tasks.sleep_and_return, 0.8, "f"))
-        blocker2 = threading.Thread(
-            target=lambda: files.run(heavy_tasks.sleep_and_return, 0.8, "g"))
-        blocker.start()
-        blocker2.start()
-        time.sleep(0.3)
+        slow = [threading.Thread(target=lambda i=i: files.run(heavy_tasks.sleep_and_return,
+                                                               1.0, i)) for i in range(3)]
+        slow.append(threading.Thread(
+            target=lambda: previews.run(heavy_tasks.sleep_and_return, 1.0, "p")))
+        for thread in slow:
+            thread.start()
+        time.sleep(0.5)  # files: one computing, two queued; previews: one computing
+        assert admission.waiting == 2
         with pytest.raises(errors.ServiceBusy):
-            previews.run(heavy_tasks.add, 1, 2)
-        blocker.join()
-        blocker2.join()
-        assert previews.run(heavy_tasks.add, 1, 2) == 3
+            previews.run(heavy_tasks.add, 1, 2)  # would queue: the shared bound is full
+        for thread in slow:
+            thread.join()
+        assert previews.run(heavy_tasks.add, 1, 2) == 3  # a free worker: never refused
     finally:
         files.shutdown()
         previews.shutdown()
@@ -156,16 +171,16 @@ def test_a_shared_failure_reaches_every_waiter():
 
 def test_joiners_need_no_room_in_the_pool_queue(tmp_path):
     """One computation, many identical requests: only the shared bound
-    limits them (the pool's own queue holds one)."""
+    limits the ones waiting for it (the pool's own queue holds none)."""
     admission = heavy.Admission(5)
     pool = heavy.HeavyPool(1, 0, admission=admission, name="previews")
     counter = tmp_path / "count"
     try:
         results = _in_threads(8, lambda i: pool.run(heavy_tasks.count_and_return, str(counter),
-                                                     0.8, "png", key="one"))
+                                                     1.0, "png", key="one"))
         done = [r for r in results if r == "png"]
         busy = [r for r in results if isinstance(r, errors.ServiceBusy)]
-        assert len(done) == 5 and len(busy) == 3
+        assert len(done) == 6 and len(busy) == 2  # the computing one and five waiting
         assert counter.read_text() == "1"
     finally:
         pool.shutdown()
