@@ -299,13 +299,14 @@ class Candidate:
         return cls(**values, path=path)
 
 
-def candidate_query(params: Parameters) -> tuple[str, dict]:
+def candidate_query(params: Parameters, extra_columns: Iterable[str] = ()) -> tuple[str, dict]:
     """SQL (psycopg2 style) selecting the candidate runs from
     hess_dr.obs_index: pointed runs whose pointing lies within MAX_OFFSET
     of the position (q3c on the indexed s_ra/s_dec, which are the
     pointing for such runs), overlapping the time range, of the
-    collection.  :func:`select_runs` checks the same again exactly."""
-    columns = ", ".join(CANDIDATE_COLUMNS)
+    collection.  :func:`select_runs` checks the same again exactly.
+    ``extra_columns`` are selected too (e.g. the file's path)."""
+    columns = ", ".join((*CANDIDATE_COLUMNS, *extra_columns))
     conditions = ["s_region_origin = 'pointing'", "ra_pnt IS NOT NULL",
                   "dec_pnt IS NOT NULL",
                   "q3c_join(%(ra)s, %(dec)s, s_ra, s_dec, %(max_offset)s)"]

@@ -25,6 +25,8 @@ What hess_dr's worker system (:class:`AnalysisUWS`, a subclass of DaCHS's
   reason); an ABORT of an executing job ends it in ABORTED (DaCHS's
   runner would report ERROR); when a job ends the queue is looked at at
   once (DaCHS waits for its next minute);
+* **job list**: anonymous users see the jobs without an owner, an
+  authenticated user their own (DaCHS lists every job id to anyone);
 * **destruction**: this service's jobs are deleted within
   ``reaperInterval`` seconds of their destruction time (DaCHS's reaper
   runs every 12 hours); other services' jobs are left to their own UWS.
@@ -195,6 +197,18 @@ class AnalysisUWS(useruws.UserUWS):
             self.changeToPhase(job_id, uws.QUEUED)
         return job_id
 
+    def getIdsAndPhases(self, owner=None, phase=None, last=None, after=None,  # noqa: N802
+                        initFragments=None, initPars=None):  # noqa: N803
+        """The job list: this service's jobs; those of ``owner`` for an
+        authenticated user, and only jobs without an owner for anonymous
+        users (DaCHS's list shows them every job id)."""
+        fragments = ["jobClass=%(jobClass)s", *(initFragments or [])]
+        if owner is None:
+            fragments.append("owner IS NULL")
+        return uws.UWSWithQueueing.getIdsAndPhases(
+            self, owner, phase, last, after, initFragments=fragments,
+            initPars={"jobClass": self.service.getFullId(), **(initPars or {})})
+
     def cleanupJobsTable(self, includeFailed=False, includeCompleted=False,  # noqa: N802
                          includeAll=False, includeForgotten=False):
         """Destroy this service's jobs past their destruction time (only
@@ -277,8 +291,7 @@ def _groups_of(user):
 
 def _candidates(params):
     """The candidate runs from hess_dr.obs_index, with their files' paths."""
-    sql, args = analysis.candidate_query(params)
-    sql = sql.replace(" FROM hess_dr.obs_index", ", source_path FROM hess_dr.obs_index", 1)
+    sql, args = analysis.candidate_query(params, extra_columns=("source_path",))
     inputs = base.getConfig("inputsDir")
     with base.getTableConn() as conn:
         rows = list(conn.queryToDicts(sql, args))

@@ -58,26 +58,28 @@ def uws(dr1_service):
     return f"{dr1_service.url}/hess_dr/q/analysis/uws.xml"
 
 
-def _create(uws_url, **parameters):
+def _create(uws_url, auth=None, **parameters):
     """POST a new job; its URL (DaCHS redirects to it)."""
-    reply = requests.post(uws_url, data=parameters, allow_redirects=False, timeout=60)
+    reply = requests.post(uws_url, data=parameters, allow_redirects=False, timeout=60,
+                          auth=auth)
     assert reply.status_code == 303, reply.text
     return reply.headers["Location"]
 
 
-def _wait(job_url, timeout=900):
+def _wait(job_url, timeout=900, auth=None):
     """Wait for a final phase with UWS 1.1 blocking polls (pyvo's wait
     gives up on ABORTED jobs)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        phase = _job_document(f"{job_url}?WAIT=20").phase
+        summary = _job_document(f"{job_url}?WAIT=20", auth)
+        phase = summary.phase
         if phase in FINAL:
-            return pyvo.dal.AsyncTAPJob(job_url)
+            return summary
     raise AssertionError(f"{job_url} still {phase} after {timeout} s")
 
 
-def _job_document(job_url):
-    reply = requests.get(job_url, timeout=60)
+def _job_document(job_url, auth=None):
+    reply = requests.get(job_url, timeout=60, auth=auth)
     assert reply.status_code == 200
     return parse_job(io.BytesIO(reply.content))
 
@@ -182,8 +184,8 @@ def test_crab_provenance(crab_job):
 
 def test_empty_sky_ends_in_error(uws):
     job_url = _create(uws, RA="10", DEC="-60", PHASE="RUN")  # run at creation
-    job = _wait(job_url, timeout=300)
-    assert job.phase == "ERROR"
+    assert _wait(job_url, timeout=300).phase == "ERROR"
+    job = pyvo.dal.AsyncTAPJob(job_url)
     summary = _job_document(job_url)
     message = summary.errorsummary.message.content
     assert message == "No runs found with a pointing within 2 deg of RA=10, DEC=-60"
@@ -212,9 +214,10 @@ def test_bad_parameters_are_refused(uws, parameters, words):
     assert len(parse_jobs(uws)) == before  # no job was made
 
 
-def parse_jobs(uws_url):
+def parse_jobs(uws_url, auth=None):
     from pyvo.io.uws import parse_job_list
-    return list(parse_job_list(io.BytesIO(requests.get(uws_url, timeout=60).content)))
+    return list(parse_job_list(io.BytesIO(
+        requests.get(uws_url, timeout=60, auth=auth).content)))
 
 
 def test_job_without_position_cannot_run(uws):
@@ -236,8 +239,7 @@ def test_execution_duration_is_capped_and_enforced(uws):
     job.execution_duration = 1
     assert job.execution_duration.to_value("s") == 1
     job.run()
-    job = _wait(job_url, timeout=300)
-    summary = _job_document(job_url)
+    summary = _wait(job_url, timeout=300)
     assert summary.phase == "ABORTED"
     assert summary.errorsummary.message.content.startswith(
         "Aborted: the execution duration of 1 s was exceeded")
@@ -287,3 +289,61 @@ def test_dataset_provenance_link(dr1_service):
     assert str(_data_dir()) not in reply.text  # no server path
     assert urllib.parse.parse_qs(urllib.parse.urlsplit(str(link["access_url"])).query) == {
         "ID": [did], "PRODUCT": ["provenance"]}
+
+
+@pytest.fixture(scope="module")
+def users(dr1_service):
+    """alice in group hessteam, bob outside it (DaCHS users)."""
+    instance = dr1_service.instance
+    instance.run_dachs("adm", "adduser", "alice", "alice-pw")
+    instance.run_dachs("adm", "addtogroup", "alice", "hessteam")
+    instance.run_dachs("adm", "adduser", "bob", "bob-pw")
+    yield {"alice": ("alice", "alice-pw"), "bob": ("bob", "bob-pw")}
+    for user in ("alice", "bob"):
+        instance.run_dachs("adm", "deluser", user, check=False)
+
+
+def _psql(service, sql):
+    import subprocess
+    return subprocess.run(["psql", "-d", service.instance.dbname, "-v", "ON_ERROR_STOP=1",
+                           "-Atqc", sql], check=True, capture_output=True, text=True).stdout
+
+
+def test_owned_jobs_are_their_users(uws, users):
+    job_url = _create(uws, auth=users["bob"], RA="10", DEC="-60")
+    assert _job_document(job_url, users["bob"]).ownerid == "bob"
+    assert requests.get(job_url, timeout=60).status_code == 401
+    assert requests.get(job_url, timeout=60, auth=users["alice"]).status_code == 401
+    job_id = job_url.rsplit("/", 1)[-1]
+    assert job_id in {j.jobid for j in parse_jobs(uws, users["bob"])}
+    assert job_id not in {j.jobid for j in parse_jobs(uws)}
+    assert job_id not in {j.jobid for j in parse_jobs(uws, users["alice"])}
+    requests.delete(job_url, timeout=60, auth=users["bob"])
+
+
+def test_proprietary_runs_are_analysed_only_by_their_owners(dr1_service, uws, users):
+    """Run 23559 made proprietary (owner group hessteam until 2100) in the
+    database for this test: an outsider's Crab job leaves it out, a
+    member's uses it."""
+    assert _psql(dr1_service, "SELECT owner IS NULL AND embargo IS NULL FROM"
+                              " hess_dr.obs_index WHERE obs_id='23559'").strip() == "t"
+    _psql(dr1_service, "UPDATE hess_dr.obs_index SET owner='hessteam',"
+                       " embargo='2100-01-01' WHERE obs_id='23559'")
+    try:
+        used = {}
+        for user in ("bob", "alice"):
+            job_url = _create(uws, auth=users[user], RA="83.633", DEC="22.0145",
+                              PHASE="RUN")
+            _wait(job_url, auth=users[user])
+            fit = requests.get(f"{job_url}/results/fit.json", timeout=60,
+                               auth=users[user]).json()
+            used[user] = fit["obs_ids"]
+            log = requests.get(f"{job_url}/results/analysis.log", timeout=60,
+                               auth=users[user]).text
+            if user == "bob":
+                assert "23559: proprietary: not readable by bob" in log
+            requests.delete(job_url, timeout=60, auth=users[user])
+        assert used == {"bob": ["23523", "23526", "23592"], "alice": CRAB_RUNS}
+    finally:
+        _psql(dr1_service, "UPDATE hess_dr.obs_index SET owner=NULL, embargo=NULL"
+                           " WHERE obs_id='23559'")

@@ -154,3 +154,34 @@ def test_time_window_cuts_a_run(tmp_path):
                if str(a.identifier) == "job:step/reduction/23523"]
     livetime = [v for k, v in step.attributes if str(k) == "hess:livetime_s"][0]
     assert livetime == pytest.approx(kept * deadc, abs=1.0)
+
+
+def test_run_with_irfs_in_a_separate_file(tmp_path):
+    """A run whose IRFs live in another file (named by an hdu-index) is read
+    through a bundle of its events, GTIs and every IRF."""
+    from hess_dr import dl3
+    from hess_dr_dev import synthetic
+    from unit_support import make_collection
+
+    data = tmp_path / "data"
+    events = synthetic.write_event_list(data / "events" / "run.fits.gz", obs_id=23523,
+                                        n_events=200)
+    synthetic.write_irf_file(data / "irf" / "irf.fits.gz", obs_id=23523)
+    synthetic.write_hdu_index(data, synthetic.hdu_index_rows(
+        23523, "run.fits.gz", file_dir="events", types=("events", "gti"))
+        + synthetic.hdu_index_rows(23523, "irf.fits.gz", file_dir="irf",
+                                   types=("aeff", "edisp", "psf", "bkg")))
+    collection = make_collection(data)
+    run = dl3.read_run(events, collection, resolve_psf=False)
+    assert {ref.path.name for ref in run.layout.irfs} == {"irf.fits.gz"}
+    candidate = analysis.Candidate(
+        obs_publisher_did="ivo://x/~?run", obs_id="23523", collection=collection.name,
+        layout=run.layout.to_json(events), path=str(events))
+    work = tmp_path / "job"
+    work.mkdir()
+    observation = analysis._observation(candidate, work, {collection.name: collection})
+    assert set(observation.available_irfs) >= {"aeff", "edisp", "psf"}
+    assert len(observation.events.table) == 200
+    assert list(work.iterdir()) == []  # the bundle is gone
+    with pytest.raises(analysis.AnalysisError, match="unknown collection"):
+        analysis._observation(candidate, work, {})

@@ -39,6 +39,8 @@ def test_candidate_query_uses_the_q3c_index_and_every_filter():
     assert 1.5 <= args["max_offset"] < 1.5 + 1e-6
     sql, args = analysis.candidate_query(CRAB)
     assert set(args) == {"ra", "dec", "max_offset"} and "%(collection)s" not in sql
+    sql, _ = analysis.candidate_query(CRAB, extra_columns=("source_path",))
+    assert ", embargo, source_path FROM hess_dr.obs_index WHERE " in sql
 
 
 def test_angular_distance_is_astropys():
