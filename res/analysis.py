@@ -27,6 +27,9 @@ What hess_dr's worker system (:class:`AnalysisUWS`, a subclass of DaCHS's
   once (DaCHS waits for its next minute);
 * **job list**: anonymous users see the jobs without an owner, an
   authenticated user their own (DaCHS lists every job id to anyone);
+* **its own jobs only**: the queue (what starts next, which executing
+  jobs died) and the reaper look at this service's jobs in DaCHS's shared
+  user-UWS table, never at other services';
 * **destruction**: this service's jobs are deleted within
   ``reaperInterval`` seconds of their destruction time (DaCHS's reaper
   runs every 12 hours); other services' jobs are left to their own UWS.
@@ -39,6 +42,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import shutil
 import signal
 import sys
@@ -188,6 +192,23 @@ class AnalysisUWS(useruws.UserUWS):
                          _CheckedParameters(grammar))
         self.jobClass = _job_class(service, default_duration)
         self.runcountGoal = max_running
+
+    def _makeMoreStatements(self, statements, jobsTable):  # noqa: N802
+        """DaCHS's queue statements, restricted to this service's jobs (the
+        user-UWS jobs table is shared by every service of the site: other
+        services' jobs are their own UWS's business)."""
+        super()._makeMoreStatements(statements, jobsTable)
+        job_class = self.service.getFullId()
+        if not re.fullmatch(r"[\w/#.-]+", job_class):
+            return  # not quotable as a plain literal: keep DaCHS's statements
+        mine = f"jobClass='{job_class}'"
+        td = jobsTable.tableDef
+        statements["getIdsScheduledNext"] = jobsTable.getQuery(
+            [td.getColumnByName("jobId")], f"phase='QUEUED' AND {mine}",
+            limits=("ORDER BY destructionTime ASC", {}))
+        statements["getHungCandidates"] = jobsTable.getQuery(
+            [td.getColumnByName("jobId"), td.getColumnByName("pid")],
+            f"phase='EXECUTING' AND {mine}")
 
     def getNewIdFromRequest(self, request):  # noqa: N802
         """A new job; queued at once when the creating request says
