@@ -54,7 +54,7 @@
       productType="'event'"
       calibLevel="calib_level"
       collectionName="obs_collection"
-      targetName="object"
+      targetName="target_name"
       obsId="obs_id"
       title="obs_title"
       did="obs_publisher_did"
@@ -76,7 +76,10 @@
       tXel="-1"
       emXel="-1"
       polXel="-1"
-      preview="NULL"
+      preview="'\getConfig{web}{serverURL}/\rdId/prod/dlget?PRODUCT=preview-image&amp;ID='
+        || replace(replace(replace(replace(replace(obs_publisher_did,
+          chr(37), chr(37) || '25'), '&amp;', chr(37) || '26'), '+', chr(37) || '2B'),
+          '#', chr(37) || '23'), ' ', chr(37) || '20')"
       createDIDIndex="False"
       >//obscore#publish</mixin>
 
@@ -677,12 +680,15 @@
   suite passes on both. -->
   <regSuite title="hess_dr regression tests" sequential="True">
     <regTest title="ObsCore lists the bundled sample">
-      <url parSet="TAP" QUERY="SELECT obs_id, dataproduct_type, calib_level,
-        target_name, t_min, t_max, t_exptime, em_min, em_max, s_ra, s_dec,
-        access_estsize, access_format, o_ucd FROM ivoa.obscore
-        WHERE obs_collection='HESS-DL3-DR1'
-          AND obs_id IN ('20136', '23523', '23526')
-        ORDER BY obs_id"
+      <url parSet="TAP" QUERY="SELECT o.obs_id, dataproduct_type, o.calib_level,
+        o.target_name, o.t_min, o.t_max, t_exptime, o.em_min, o.em_max, o.s_ra, o.s_dec,
+        access_estsize, access_format, o_ucd, preview,
+        i.target_name AS curated_name, i.object
+        FROM ivoa.obscore AS o JOIN hess_dr.obs_index AS i
+          ON o.obs_publisher_did = i.obs_publisher_did
+        WHERE o.obs_collection='HESS-DL3-DR1'
+          AND o.obs_id IN ('20136', '23523', '23526')
+        ORDER BY o.obs_id"
         >/tap/sync</url>
       <code>
         rows = self.getVOTableRows()
@@ -693,7 +699,10 @@
         self.assertEqual({r["access_format"] for r in rows},
           {"application/x-fits-gadf"})
         crab = rows[1]
-        self.assertEqual(crab["target_name"], "Crab Nebula")
+        # the curated name (obs-index TARGET_NAME: "Crab" in the full DR1;
+        # the bundled sample has no obs-index: OBJECT "Crab Nebula")
+        self.assertEqual(crab["target_name"], crab["curated_name"])
+        self.assertEqual(crab["object"], "Crab Nebula")
         # TSTART 123890826 s TT after MJDREF = 2004-12-04T22:07:06 UTC
         self.assertAlmostEqual(crab["t_min"], 53343.92159722222, places=9)
         self.assertAlmostEqual(crab["t_max"], 53343.94112268519, places=9)
@@ -704,6 +713,12 @@
         self.assertAlmostEqual(crab["s_ra"], 83.633333333333, places=9)
         self.assertAlmostEqual(crab["s_dec"], 21.514444444444, places=9)
         self.assertEqual(crab["access_estsize"], 510)
+        # preview: the run's counts map, from the products service
+        import urllib.request
+        self.assertTrue("/hess_dr/q/prod/dlget?PRODUCT=preview-image&amp;ID=" in crab["preview"])
+        with urllib.request.urlopen(crab["preview"]) as response:
+          self.assertEqual(response.headers["content-type"], "image/png")
+          self.assertEqual(response.read()[1:4], b"PNG")
       </code>
     </regTest>
 

@@ -129,7 +129,9 @@ def test_gti_table_covers_each_run(tap, expected):
         f" JOIN ivoa.obscore AS o ON g.obs_publisher_did = o.obs_publisher_did"
         f" WHERE g.t_start <= {instant!r} AND g.t_stop >= {instant!r}").to_table()
     assert list(covering["obs_id"]) == ["33790"]
-    assert covering["target_name"][0] == "PKS 2155-304"
+    # ivoa.obscore's target_name is the curated one of the obs-index
+    # (TARGET_NAME), not the OBJECT keyword "PKS 2155-304"
+    assert covering["target_name"][0] == "PKS 2155-304 (flare)"
 
 
 def test_index_files_are_not_sources(dr1_service):
