@@ -52,6 +52,17 @@ SCAN_MODES = ("on-source", "on-off", "raster-map", "on-the-fly-cross-scan",
 SURVEY_REGIONS = ("events", "none")
 #: Values of ``altitude_unit``.
 ALTITUDE_UNITS = ("m", "km")
+#: An IVOA UAT term (http://www.ivoa.net/rdf/uat): the concept's label in
+#: lower case, runs of other characters replaced by one '-'
+#: ("Gamma-ray astronomy" -> gamma-ray-astronomy).
+UAT_TERM = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+#: Longest VOResource shortName.
+SHORT_NAME_MAX = 16
+_URL = re.compile(r"^https?://[^\s/]+\S*$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: The keys of the ``service`` block (see :class:`Config`).
+SERVICE_KEYS = ("title", "short_name", "description", "publisher", "contact_name",
+                "contact_email", "contact_address", "reference_url")
 
 
 class ConfigError(ValueError):
@@ -94,6 +105,27 @@ class Collection:
     #: s_region of files without a pointing: 'events' (the circle around
     #: the events' mean direction holding them all) or 'none' (NULL).
     survey_region: str = "events"
+    # Curation of the collection's registry record (VOResource); None or
+    # empty: see hess_dr.registry for what is used instead.
+    #: Title of the record (default: "<title_prefix> event lists").
+    title: str | None = None
+    #: VOResource shortName, at most 16 characters (default: from name).
+    short_name: str | None = None
+    #: What the collection holds (default: a sentence from the other keys).
+    description: str | None = None
+    #: Who publishes the collection (default: the service's publisher).
+    publisher: str | None = None
+    #: Whom to ask about the collection (default: the service's contact).
+    contact_name: str | None = None
+    contact_email: str | None = None
+    #: Authors of the data, "Last, F." or a collaboration (each a creator).
+    creators: tuple[str, ...] = ()
+    #: Web page describing the collection (default: rights_url).
+    reference_url: str | None = None
+    #: UAT terms (http://www.ivoa.net/rdf/uat), e.g. gamma-ray-astronomy.
+    subjects: tuple[str, ...] = ()
+    #: Bibliographic source of the data (a bibcode or a DOI).
+    source: str | None = None
 
     def default(self, keyword: str) -> Any:
         """Return the configured value for a missing header keyword, or None."""
@@ -124,6 +156,16 @@ class Config:
     collections: tuple[Collection, ...]
     contact_name: str | None = None
     contact_email: str | None = None
+    #: The site (a demo or test instance's DaCHS site metadata, and the
+    #: defaults of every collection's curation): its name, short name (at
+    #: most 13 characters: DaCHS appends " RG" for its registry), what it
+    #: is, who runs it, its postal address and web page.
+    title: str | None = None
+    short_name: str | None = None
+    description: str | None = None
+    publisher: str | None = None
+    contact_address: str | None = None
+    reference_url: str | None = None
 
     def collection_for(self, path: str | os.PathLike) -> Collection | None:
         """Return the collection whose data_dir contains ``path``.
@@ -248,7 +290,9 @@ def parse(doc: Any, source: Path) -> Config:
     service = doc.get("service") or {}
     if not isinstance(service, dict):
         raise where.error("service", "must be a mapping")
-    _reject_unknown(service, {"contact_name", "contact_email"}, where, "service")
+    _reject_unknown(service, set(SERVICE_KEYS), where, "service")
+    site = {key: _opt_str(service, key, where, "service") for key in SERVICE_KEYS}
+    _check_curation(site, where, "service", short_name_max=SHORT_NAME_MAX - 3)
 
     raw_collections = doc.get("collections")
     if not isinstance(raw_collections, list) or not raw_collections:
@@ -264,9 +308,12 @@ def parse(doc: Any, source: Path) -> Config:
     for name in set(names):
         if names.count(name) > 1:
             raise where.error("collections", f"collection name {name!r} is used twice")
-    return Config(source=source, collections=collections,
-                  contact_name=_opt_str(service, "contact_name", where, "service"),
-                  contact_email=_opt_str(service, "contact_email", where, "service"))
+    short_names = [c.short_name for c in collections if c.short_name]
+    for short_name in set(short_names):
+        if short_names.count(short_name) > 1:
+            raise where.error("collections",
+                              f"short_name {short_name!r} is used twice")
+    return Config(source=source, collections=collections, **site)
 
 
 def shipped_default_resdir(source: str | os.PathLike) -> Path | None:
@@ -382,7 +429,58 @@ def _parse_collection(raw: Any, index: int, where: _Where, base_dir: Path) -> Co
         if values["owner"] is None:
             raise where.error(f"{ctx}.embargo", "an embargo needs an owner group")
     values["embargo"] = embargo
+
+    for key in ("title", "short_name", "description", "publisher", "contact_name",
+                "contact_email", "reference_url", "source"):
+        values[key] = _opt_str(raw, key, where, ctx)
+    _check_curation(values, where, ctx, short_name_max=SHORT_NAME_MAX)
+    if values["rights_url"] and not _URL.match(values["rights_url"]):
+        raise where.error(f"{ctx}.rights_url",
+                          f"{values['rights_url']!r} is not an http(s) URL")
+    values["creators"] = _str_list(raw, "creators", where, ctx)
+    for creator in values["creators"]:
+        if ";" in creator:
+            raise where.error(f"{ctx}.creators",
+                              f"{creator!r}: one name per entry, without ';'")
+    values["subjects"] = _str_list(raw, "subjects", where, ctx)
+    for subject in values["subjects"]:
+        if not UAT_TERM.match(subject):
+            raise where.error(f"{ctx}.subjects",
+                              f"{subject!r} is not a UAT term (lower case words joined"
+                              " by '-', e.g. gamma-ray-astronomy; see"
+                              " http://www.ivoa.net/rdf/uat)")
     return Collection(**values)
+
+
+def _check_curation(values: dict, where: "_Where", ctx: str, short_name_max: int) -> None:
+    """Check the curation keys present in ``values`` (plain strings)."""
+    short_name = values.get("short_name")
+    if short_name and len(short_name) > short_name_max:
+        raise where.error(f"{ctx}.short_name",
+                          f"{short_name!r} is longer than {short_name_max} characters")
+    email = values.get("contact_email")
+    if email and not _EMAIL.match(email):
+        raise where.error(f"{ctx}.contact_email", f"{email!r} is not an e-mail address")
+    url = values.get("reference_url")
+    if url and not _URL.match(url):
+        raise where.error(f"{ctx}.reference_url", f"{url!r} is not an http(s) URL")
+
+
+def _str_list(mapping: dict, key: str, where: "_Where", ctx: str) -> tuple[str, ...]:
+    """A list of non-empty strings (a single string counts as a list of one)."""
+    value = mapping.get(key)
+    if value is None:
+        return ()
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, list):
+        raise where.error(f"{ctx}.{key}", "must be a list of names")
+    items = []
+    for item in value:
+        if isinstance(item, (dict, list)) or item is None or not str(item).strip():
+            raise where.error(f"{ctx}.{key}", f"{item!r} is not a non-empty name")
+        items.append(" ".join(str(item).split()))
+    return tuple(items)
 
 
 def _reject_unknown(mapping: dict, allowed: set, where: _Where, ctx: str) -> None:
