@@ -4,7 +4,10 @@
 # and <checkout>/.venv on Debian's interpreter with gammapy 1.3, pyvo, pytest
 # and hess_dr itself and its development package dev/ (hess_dr_dev), editable;
 # prov[dot] (W3C PROV documents of analysis jobs and datasets; pydot, and
-# Debian's graphviz, draw them).
+# Debian's graphviz, draw them); mocpy (the coverage MOCs of the registry
+# records; 0.21 works with Debian's numpy 1.24 and astropy 5.2); selenium
+# (the browser test of the search form drives Debian's chromium with
+# chromium-driver).
 #
 # Idempotent and quiet: when everything is in place it only checks and prints
 # one line.  Usage: bash bin/bootstrap.sh
@@ -17,7 +20,7 @@ DEB_PACKAGES=(python3-gavo postgresql-15-pgsphere postgresql-15-q3c python3-venv
 # Debian packages DaCHS is built against; pip must never replace them in the venv
 # (gammapy 2 / numpy 2 / astropy 6 break every DaCHS command).
 DEBIAN_PINNED=(numpy astropy scipy matplotlib pyerfa PyYAML lxml psycopg2 Twisted
-               docutils python-dateutil Pillow requests urllib3 packaging pyparsing)
+               docutils python-dateutil Pillow requests urllib3 packaging pyparsing attrs)
 VENV=.venv
 # Another apt/dpkg run (e.g. a provisioning script) may hold the lock: wait for it.
 APT_GET=(apt-get -q -o DPkg::Lock::Timeout=900)
@@ -117,7 +120,8 @@ ensure_venv() {
   write_constraints
   "$VENV/bin/pip" install -q --disable-pip-version-check \
       -c "$VENV/constraints-debian.txt" \
-      "gammapy>=1.3,<1.4" pyvo "prov[dot]" pytest pytest-random-order hypothesis -e . -e dev
+      "gammapy>=1.3,<1.4" pyvo "prov[dot]" "mocpy==0.21.0" "selenium==4.32.0" \
+      pytest pytest-random-order hypothesis -e . -e dev
   PIP_RAN=1
 }
 
