@@ -26,6 +26,16 @@ logged.  What each fix changes:
     services, the fix decodes non-UTF-8 values (U+FFFD for the bad bytes;
     hess_dr's checks then refuse them with a 400) and drops a bad
     ``_DBOPTIONS_DIR`` (a form option meaningless to DataLink).
+
+``describe_tap_results_for_datalink_1_1_and_soda`` (TAP results of hess_dr's tables)
+    DaCHS 2.7 describes the DataLink service of a TAP result's table as
+    DataLink 1.0, and SODA endpoints not at all, so pyvo's
+    ``row.processed()`` silently returns the whole file.  For results of
+    hess_dr's tables the fix declares the links service as DataLink 1.1 and
+    adds a SODA descriptor of hess_dr's cutout service; ivoa.obscore
+    results get the SODA descriptor only on a site whose ObsCore rows are
+    all hess_dr's (a result streams from the database, so its rows cannot
+    be checked first).
 """
 from __future__ import annotations
 
@@ -120,9 +130,99 @@ def decode_datalink_arguments() -> bool:
     return True
 
 
+#: DataLink 1.1's standardID of the links endpoint.
+DATALINK_1_1 = "ivo://ivoa.net/std/DataLink#links-1.1"
+
+#: SODA's standardID of a synchronous cutout endpoint.
+SODA_SYNC = "ivo://ivoa.net/std/SODA#sync-1.0"
+
+
+def _hess_dr_service(service) -> bool:
+    rd = getattr(service, "rd", None)
+    return rd is not None and os.path.realpath(rd.resdir) == os.path.realpath(_RESDIR)
+
+
+def _obscore_is_hess_dr_only() -> bool:
+    """True if every ivoa.obscore row of this site is hess_dr's (hess_dr's
+    tables are its only sources besides DaCHS's empty placeholder).  A TAP
+    result is written while its rows stream from the database, so they
+    cannot be looked at first."""
+    from gavo import base
+    with base.getTableConn() as connection:
+        sources = [name for (name,) in connection.query(
+            "SELECT tablename FROM ivoa._obscoresources")]
+    ours = [name for name in sources if name.startswith("hess_dr.")]
+    return bool(ours) and set(sources) <= set(ours) | {"ivoa.emptyobscore"}
+
+
+def _soda_descriptor(ctx, dl_service, table_def, id_column):
+    """The SODA service descriptor of hess_dr's cutout endpoint for a TAP
+    result: its ID parameter refers to the result's ``id_column``."""
+    from gavo.formats import votablewrite
+    from gavo.votable import V
+    support, _ = utils_load("datalink")
+    params = [votablewrite.makeFieldFromColumn(ctx, V.PARAM, key)
+              for key in support.soda_parameters(support.UNBOUNDED)]
+    return V.RESOURCE(type="meta", utype="adhoc:service", name="cutout")[
+        V.DESCRIPTION["Server-side cutouts of hess_dr's event lists (SODA sync): events by"
+                      " energy, time and sky region, with their GTIs and IRFs"],
+        V.PARAM(name="standardID", datatype="char", arraysize="*", value=SODA_SYNC),
+        V.PARAM(name="accessURL", datatype="char", arraysize="*", ucd="meta.ref.url",
+                value=dl_service.getURL("dlget")),
+        V.GROUP(name="inputParams")[
+            V.PARAM(name="ID", datatype="char", arraysize="*", ucd="meta.id;meta.main",
+                    ref=ctx.getOrMakeIdFor(table_def.getColumnByName(id_column),
+                                           suggestion=id_column)),
+            params]]
+
+
+def utils_load(name):
+    """A module of hess_dr's res/ directory (as DaCHS loads them)."""
+    from gavo import utils
+    return utils.loadPythonModule(os.path.join(_RESDIR, "res", name))
+
+
+def describe_tap_results_for_datalink_1_1_and_soda() -> bool:
+    """TAP results of hess_dr's tables: a DataLink 1.1 service descriptor
+    and a SODA one (pyvo's ``row.processed()`` then cuts on the server);
+    ivoa.obscore results get the SODA one too on a site whose ObsCore rows
+    are all hess_dr's.  Other tables' results, and ObsCore on a site with
+    other collections, stay as DaCHS writes them (idempotent; True if the
+    fix is in place)."""
+    from gavo.protocols import datalink
+    original = datalink.makeDatalinkServiceDescriptor
+    if getattr(original, "hess_dr_fix", False):
+        return True
+    if not _applicable("describe_tap_results_for_datalink_1_1_and_soda", original,
+                       "08a038b071751ef0"):
+        return False
+
+    def makeDatalinkServiceDescriptor(ctx, service, tableDef, columnName):  # noqa: N802, N803
+        links = original(ctx, service, tableDef, columnName)
+        if _hess_dr_service(service):
+            # the links service is hess_dr's own: it answers DataLink 1.1
+            from gavo.votable import V
+            for param in links.iterChildrenOfType(V.PARAM):
+                if param.name == "standardID":
+                    param(value=DATALINK_1_1)
+            return [links, _soda_descriptor(ctx, service.rd.getById("dl"), tableDef, columnName)]
+        if (getattr(service, "rd", None) is not None
+                and service.rd.sourceId == "__system__/obscore"
+                and _obscore_is_hess_dr_only()):
+            from gavo import base
+            dl = base.caches.getRD(os.path.basename(_RESDIR) + "/q").getById("dl")
+            return [links, _soda_descriptor(ctx, dl, tableDef, columnName)]
+        return links
+
+    makeDatalinkServiceDescriptor.hess_dr_fix = True
+    datalink.makeDatalinkServiceDescriptor = makeDatalinkServiceDescriptor
+    return True
+
+
 def install() -> dict:
     """Apply every fix that fits this DaCHS; {fix name: applied}."""
     applied = {fix.__name__: fix() for fix in (keep_connections_on_unknown_tables,
-                                                decode_datalink_arguments)}
+                                                decode_datalink_arguments,
+                                                describe_tap_results_for_datalink_1_1_and_soda)}
     base.ui.notifyInfo(f"hess_dr/dachsfixes: {applied}")
     return applied

@@ -6,10 +6,12 @@ modules of the hess_dr package (links, soda, cutout, products, preview).
 Nothing here changes DaCHS: the DataLink 1.1 row class, the descriptor and
 the request checks are hess_dr's own and used by hess_dr's services only.
 """
+import collections
 import datetime
 import os
 import sys
 import traceback
+import types
 
 _RESDIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _RESDIR not in sys.path:
@@ -273,6 +275,11 @@ def derived_product(descriptor, args):
 
 
 # --------------------------------------------------------------- SODA cutout
+
+#: A stand-in descriptor for :func:`soda_parameters` without a dataset (the
+#: SODA descriptors of TAP results): no bounds.
+UNBOUNDED = types.SimpleNamespace(obs=collections.defaultdict(lambda: None))
+
 
 def soda_parameters(descriptor):
     """The SODA input keys of the dl service, with the dataset's bounds."""
