@@ -329,6 +329,9 @@ EXPECTED_IRF_LINKS = {
     "hawc": [],
     "fermi-ft1": [],
 }
+#: Families whose IRFs are HDUs of the event list file (FACT's are in a
+#: separate file named by an hdu-index; HAWC and Fermi have none).
+IRFS_IN_EVENT_FILE = {"hess", "magic", "veritas", "lst-pointlike"}
 
 
 @pytest.mark.parametrize("name", list(synth.FAMILIES))
@@ -342,11 +345,17 @@ def test_datalink_of_every_family(families, tap, name):
     assert [q for s, q in pairs if s == "#calibration"] == EXPECTED_IRF_LINKS[name]
     assert ("#cutout", "event-list") in pairs
     assert ("#package", "event-bundle") in pairs
-    # every IRF link answers with a single-IRF GADF file
     table = links.to_table()
-    for link in table:
-        if str(link["semantics"]) == "#calibration":
-            content_type, body = _get(str(link["access_url"]))
+    (this,) = [str(r["access_url"]) for r in table if str(r["semantics"]) == "#this"]
+    calibration = [str(r["access_url"]) for r in table if str(r["semantics"]) == "#calibration"]
+    if name in IRFS_IN_EVENT_FILE:
+        # IRFs that are HDUs of the event list are linked to that file
+        assert set(calibration) == {this}
+    else:
+        # IRFs of a separate file: each link answers with a single-IRF GADF file
+        assert this not in calibration
+        for url in calibration:
+            content_type, body = _get(url)
             assert content_type == "application/x-fits-gadf"
             with fits.open(io.BytesIO(body)) as hdus:
                 assert len(hdus) == 2

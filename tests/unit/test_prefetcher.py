@@ -3,6 +3,8 @@ batches, and hand the outcomes over in DaCHS's order."""
 from __future__ import annotations
 
 import importlib.util
+import locale
+import os
 import shutil
 from pathlib import Path
 
@@ -15,10 +17,26 @@ from hess_dr.config import Config
 
 
 def _load_grammar_module():
-    path = Path(__file__).resolve().parents[2] / "res" / "dl3grammar.py"
-    spec = importlib.util.spec_from_file_location("hess_dr_test_dl3grammar", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    """res/dl3grammar.py, loaded in this process.
+
+    It imports DaCHS, whose ``gavo.base`` sets ``LC_ALL=C`` in the
+    environment and the C locale for the whole process: later tests would
+    then decode subprocess output and files as ASCII (and fail on the
+    UTF-8 they hold) if and only if this module ran before them.  Both are
+    restored, so that no test depends on the order."""
+    saved_locale = locale.setlocale(locale.LC_ALL)
+    saved_env = os.environ.get("LC_ALL")
+    try:
+        path = Path(__file__).resolve().parents[2] / "res" / "dl3grammar.py"
+        spec = importlib.util.spec_from_file_location("hess_dr_test_dl3grammar", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        locale.setlocale(locale.LC_ALL, saved_locale)
+        if saved_env is None:
+            os.environ.pop("LC_ALL", None)
+        else:
+            os.environ["LC_ALL"] = saved_env
     return module
 
 
