@@ -287,7 +287,11 @@ def soda_parameters(descriptor):
     MS = base.makeStruct
 
     def interval(name, unit, ucd, description, low=None, high=None):
-        values = MS(rscdef.Values, min=low, max=high) if low is not None else None
+        # MIN and MAX bound each of the interval's two numbers: written as
+        # pairs, as the parameter's arraysize says (a single number makes
+        # astropy < 6 warn E02 on every parse)
+        values = (MS(rscdef.Values, min=f"{low!r} {low!r}", max=f"{high!r} {high!r}")
+                  if low is not None else None)
         return MS(svcs.InputKey, name=name, type="double precision[2]", xtype="interval",
                   unit=unit, ucd=ucd, multiplicity="forced-single",
                   description=description, values=values)

@@ -243,3 +243,22 @@ def test_bad_cutout_parameters_get_a_dali_error(crab_links, name):
     status = votable.parse(io.BytesIO(body)).resources[0].infos[0]
     assert (status.name, status.value) == ("QUERY_STATUS", "ERROR")
     assert b"Traceback" not in body
+
+
+def test_dlmeta_parses_without_warnings(sample_service):
+    """Not even astropy's E02 on the interval parameters' MIN and MAX (pairs,
+    as their arraysize says), whether read by astropy or by pyvo."""
+    did = urllib.parse.quote("ivo://hess-dr.example/~?hess_dr/hess-dl3-dr1/"
+                             "hess_dl3_dr1_obs_id_023523.fits.gz")
+    url = f"{sample_service.url}/hess_dr/q/dl/dlmeta?ID={did}"
+    _, body = _get(url)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        votable.parse(io.BytesIO(body))
+        links = pyvo.dal.adhoc.DatalinkResults.from_result_url(url)
+        soda = links.get_adhocservice_by_ivoid("ivo://ivoa.net/std/SODA#sync-1.0")
+        (inputs,) = [group for group in soda.groups if group.name == "inputParams"]
+        params = {param.name: param for param in inputs.entries}
+    # the shortest wavelength of run 23523: hc / its highest energy, 100.978 TeV
+    assert list(params["BAND"].values.min) == pytest.approx(
+        [HC_EV_M / 100.97813415527344e12] * 2, rel=1e-9, abs=0)
