@@ -547,13 +547,13 @@ def _parameter_values(model) -> tuple[list, dict]:
     import astropy.units as u
     rows, flat = [], {}
     for parameter in model.parameters:
-        unit = parameter.unit
         value, error = parameter.value, parameter.error
+        unit = parameter.unit.to_string()
         if parameter.name == "amplitude":
-            factor = (1 * unit).to_value(DNDE_UNIT)
-            value, error, unit = value * factor, error * factor, u.Unit(DNDE_UNIT)
+            factor = (1 * parameter.unit).to_value(u.Unit(DNDE_UNIT))
+            value, error, unit = value * factor, error * factor, DNDE_UNIT
         rows.append({"name": parameter.name, "value": float(value), "error": float(error),
-                     "unit": unit.to_string(), "frozen": bool(parameter.frozen)})
+                     "unit": unit, "frozen": bool(parameter.frozen)})
         flat[parameter.name] = float(value)
         if not parameter.frozen:
             flat[f"{parameter.name}_err"] = float(error)

@@ -75,6 +75,9 @@ def test_fit_json(crab):
     assert fit["model"] == "pl" and fit["gammapy_model"] == "PowerLawSpectralModel"
     assert fit["amplitude_unit"] == "cm-2 s-1 TeV-1" and fit["reference_tev"] == 1.0
     assert fit["amplitude"] == fit["dnde_1tev"]  # power law: amplitude is dN/dE(1 TeV)
+    assert [(p["name"], p["unit"], p["frozen"]) for p in fit["parameters"]] == [
+        ("index", "", False), ("amplitude", "cm-2 s-1 TeV-1", False), ("reference", "TeV", True)]
+    assert fit["parameters"][1]["value"] == fit["amplitude"]
     for key in ("index", "index_err", "amplitude", "amplitude_err"):
         assert np.isfinite(fit[key]) and fit[key] > 0
     assert fit["statistic"]["name"] == "wstat" and fit["fit"]["success"] is True
