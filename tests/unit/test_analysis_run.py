@@ -188,3 +188,23 @@ def test_run_with_irfs_in_a_separate_file(tmp_path):
     assert list(work.iterdir()) == []  # the bundle is gone
     with pytest.raises(analysis.AnalysisError, match="unknown collection"):
         analysis._observation(candidate, work, {})
+
+
+@pytest.mark.parametrize("model, keys", [
+    ("lp", ("alpha", "alpha_err", "beta", "beta_err", "amplitude", "amplitude_err")),
+    ("ecpl", ("index", "index_err", "lambda_", "lambda__err", "e_cutoff_tev",
+              "e_cutoff_tev_err", "amplitude", "amplitude_err")),
+])
+def test_other_models(tmp_path, model, keys):
+    _, _, fit = _run(tmp_path, MODEL=model, EMIN="0.5", EMAX="50")
+    assert fit["model"] == model and fit["fit"]["success"] is True
+    for key in keys:
+        assert np.isfinite(fit[key]), key
+    names = [p["name"] for p in fit["parameters"]]
+    assert set(keys) - {k for k in keys if k.endswith("_err")} - {"e_cutoff_tev"} <= set(names)
+    if model == "ecpl":
+        assert fit["e_cutoff_tev"] == pytest.approx(1 / fit["lambda_"])
+        # dN/dE(1 TeV) = amplitude * exp(-lambda * 1 TeV)
+        assert fit["dnde_1tev"] == pytest.approx(fit["amplitude"] * np.exp(-fit["lambda_"]))
+    else:
+        assert fit["dnde_1tev"] == pytest.approx(fit["amplitude"])  # log-parabola at 1 TeV
