@@ -3,12 +3,14 @@
   <meta name="title">hess_dr: opt-in fixes to DaCHS 2.7</meta>
   <meta name="description">
     Nothing of hess_dr needs this RD.  An operator who preloads it
-    ([web]preloadRDs: hess_dr/q, hess_dr/dachsfixes) gets two fixes to
-    DaCHS 2.7 itself, applied only on DaCHS 2.7 and only where DaCHS's code
-    is the one they were written for (see res/dachsfixes.py): one PostgreSQL
+    ([web]preloadRDs: hess_dr/q, hess_dr/dachsfixes) gets fixes to DaCHS
+    2.7 itself, applied only on DaCHS 2.7 and only where DaCHS's code is
+    the one they were written for (see res/dachsfixes.py): one PostgreSQL
     session per ADQL query with table aliases instead of four (every TAP
-    query of the site), and 400s instead of 500s for non-UTF-8 arguments
-    to hess_dr's DataLink services.
+    query of the site), 400s instead of 500s for non-UTF-8 arguments to
+    hess_dr's DataLink services, DataLink 1.1 and the SODA descriptor in
+    TAP results of hess_dr's tables, and DataLink 1.1 (not 1.0) declared in
+    the registry records of hess_dr's collections.
   </meta>
   <meta name="subject">virtual-observatories</meta>
   <LOOP>

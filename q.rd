@@ -21,7 +21,6 @@
   <meta name="facility">H.E.S.S.</meta>
   <meta name="instrument">H.E.S.S. Phase I</meta>
   <meta name="coverage.waveband">Gamma-ray</meta>
-  <meta name="source">2018hess.dl3.dr1......H</meta>
   <meta name="referenceURL">https://www.mpi-hd.mpg.de/hfm/HESS/pages/dl3-dr1/</meta>
   <LOOP>
     <codeItems>
@@ -386,6 +385,8 @@
   re-reads everything. -->
   <data id="import" updating="True">
     <recreateAfter>hess_dr/hea#create</recreateAfter>
+    <recreateAfter>hess_dr/q#make_coverage</recreateAfter>
+    <recreateAfter>hess_dr/q#import_report</recreateAfter>
     <!-- One pattern per directory below each data_dir, rather than
     recurse="True": DaCHS 2.7's recursive walk never ends on a dangling
     symbolic link, skips symlinked directories and directories with glob
@@ -445,7 +446,7 @@
         # Deleting an obs_index row also deletes its GTI rows (foreign key)
         # and its dc.products row (DaCHS's products rule).  Short on purpose:
         # DaCHS compiles this script again for every file.
-        from hess_dr import config, sources
+        from hess_dr import config, importlog, sources
         for path in sources.paths_to_forget(sourceToken, base.getConfig("inputsDir"),
             newly_created=table.newlyCreated,
             imported_paths=lambda: [r[0] for r in table.connection.query(
@@ -454,6 +455,8 @@
             notify=base.ui.notifyInfo):
           table.connection.execute(
             "DELETE FROM \schema.obs_index WHERE source_path=%(path)s", {"path": path})
+          if sourceToken == sources.PRUNE_TOKEN and importlog.current():
+            importlog.current().record_removed(path, base.getConfig("inputsDir"))
       </script>
     </make>
 
@@ -675,6 +678,486 @@
       </inputTable>
     </customCore>
   </service>
+
+  <!-- ================= Registry records, coverage, search form, import
+  report.  Every configured collection becomes a registry record (a
+  service made by the LOOP below; `dachs pub hess_dr/q` publishes them),
+  with curation from the operator configuration and the coverage the last
+  import computed (table coverage).  The search form is the service web;
+  the import's feedback is kept in import_runs and import_files.  The
+  DaCHS side is res/records.py, the rest hess_dr.coverage, hess_dr.registry,
+  hess_dr.search and hess_dr.importlog. -->
+
+  <table id="coverage" onDisk="True" adql="True" primary="collection">
+    <meta name="description">
+      Coverage of each published collection, computed from its runs at the
+      end of every import: what the collection's registry record declares
+      (VODataService 1.2).  The spatial coverage is a MOC of the union of
+      the runs' fields of view (s_region), the temporal coverage intervals
+      holding every run, the spectral coverage the range of event energies.
+    </meta>
+    <column name="collection" type="text" ucd="meta.id;meta.dataset"
+      tablehead="Collection" verbLevel="1" required="True"
+      description="Name of the hess_dr collection (operator configuration)"/>
+    <column name="obs_collection" type="text" ucd="meta.id"
+      verbLevel="1" required="True"
+      description="ObsCore collection name of its event lists"/>
+    <column name="n_runs" type="integer" ucd="meta.number;obs"
+      verbLevel="1" required="True"
+      description="Number of published runs (event lists) of the collection"/>
+    <column name="spatial_moc" type="text" ucd="pos.outline;obs.field"
+      verbLevel="10"
+      description="Spatial coverage: ASCII MOC (ICRS) of the union of the
+        runs' fields of view (s_region); NULL if no run has a region"/>
+    <column name="moc_order" type="smallint" ucd="meta.number;pos.resolution"
+      verbLevel="20" required="True"
+      description="Largest HEALPix order of the MOC"/>
+    <column name="t_intervals" type="text" ucd="time.interval;obs.exposure"
+      verbLevel="10"
+      description="Temporal coverage: comma-separated pairs of MJD (TT)
+        holding every run; runs less than 30 days apart share an interval"/>
+    <column name="t_min" type="double precision" unit="d"
+      ucd="time.start;obs.exposure" verbLevel="1"
+      description="Start of the first run, MJD (TT)"/>
+    <column name="t_max" type="double precision" unit="d"
+      ucd="time.end;obs.exposure" verbLevel="1"
+      description="End of the last run, MJD (TT)"/>
+    <column name="energy_min" type="double precision" unit="eV"
+      ucd="em.energy;stat.min" verbLevel="1"
+      description="Lowest event energy of the collection"/>
+    <column name="energy_max" type="double precision" unit="eV"
+      ucd="em.energy;stat.max" verbLevel="1"
+      description="Highest event energy of the collection"/>
+    <column name="spectral_min" type="double precision" unit="J"
+      ucd="em.energy;stat.min" verbLevel="20"
+      description="energy_min in Joules, as the registry record gives it"/>
+    <column name="spectral_max" type="double precision" unit="J"
+      ucd="em.energy;stat.max" verbLevel="20"
+      description="energy_max in Joules, as the registry record gives it"/>
+    <column name="facilities" type="text" ucd="meta.id;instr.tel"
+      verbLevel="10"
+      description="Facilities of the runs (comma-separated)"/>
+    <column name="instruments" type="text" ucd="meta.id;instr"
+      verbLevel="10"
+      description="Instruments of the runs (comma-separated)"/>
+    <column name="fingerprint" type="text" ucd="meta.code"
+      verbLevel="30"
+      description="SHA-256 (first 32 hex digits) of the runs' dataset ids
+        and modification times; the MOC is recomputed when it changes"/>
+  </table>
+
+  <!-- made after every `dachs imp hess_dr/q` (import's recreateAfter), or
+  alone with `dachs imp hess_dr/q make_coverage` -->
+  <data id="make_coverage" auto="False" remakeOnDataChange="True">
+    <sources><item>hess_dr:coverage</item></sources>
+    <embeddedGrammar>
+      <iterator>
+        <code>
+          records, _ = utils.loadPythonModule(
+            self.grammar.rd.getAbsPath("res/records"))
+          yield from records.coverage_rows(self.grammar.rd)
+        </code>
+      </iterator>
+    </embeddedGrammar>
+    <make table="coverage"/>
+  </data>
+
+  <table id="import_runs" onDisk="True" adql="True" primary="import_id">
+    <meta name="description">
+      One row per import of event lists (`dachs imp hess_dr/q`): when it
+      ran and what became of the files it read.  The files it skipped,
+      those that are no event lists, those whose rows it removed and the
+      problems noted about published files are in hess_dr.import_files.
+    </meta>
+    <column name="import_id" type="text" ucd="meta.id"
+      tablehead="Import" verbLevel="1" required="True"
+      description="Identifier of the import (its start, UTC)"/>
+    <column name="started" type="timestamp" ucd="time.start;meta.dataset"
+      verbLevel="1" description="Start of the import (UTC)"/>
+    <column name="finished" type="timestamp" ucd="time.end;meta.dataset"
+      verbLevel="1" description="End of the import's reading (UTC)"/>
+    <column name="duration" type="double precision" unit="s"
+      ucd="time.duration" verbLevel="1"
+      description="Seconds from the first file read to the report"/>
+    <column name="files_read" type="integer" ucd="meta.number"
+      verbLevel="1" required="True"
+      description="Files read (new or modified since the previous import)"/>
+    <column name="published" type="integer" ucd="meta.number"
+      verbLevel="1" required="True"
+      description="Files read and published"/>
+    <column name="skipped" type="integer" ucd="meta.number"
+      verbLevel="1" required="True"
+      description="Files read and skipped (broken, or missing what an
+        event list needs; reasons in import_files)"/>
+    <column name="not_event_lists" type="integer" ucd="meta.number"
+      verbLevel="10" required="True"
+      description="FITS files read that hold no event list (e.g. IRF files)"/>
+    <column name="removed" type="integer" ucd="meta.number"
+      verbLevel="10" required="True"
+      description="Files whose rows were removed (gone, or below no
+        configured data_dir any more)"/>
+    <column name="files_with_problems" type="integer" ucd="meta.number"
+      verbLevel="10" required="True"
+      description="Published files about which problems were noted"/>
+    <column name="problems" type="integer" ucd="meta.number"
+      verbLevel="10" required="True"
+      description="Problems noted about published files"/>
+    <column name="runs_published" type="integer" ucd="meta.number"
+      verbLevel="1"
+      description="Runs published in all after the import">
+      <values nullLiteral="-1"/>
+    </column>
+    <column name="notes_dropped" type="integer" ucd="meta.number"
+      verbLevel="30" required="True"
+      description="Per-file notes not kept in import_files (beyond the
+        first 10,000 of an import)"/>
+  </table>
+
+  <table id="import_files" onDisk="True" adql="True">
+    <meta name="description">
+      The files each import skipped, that hold no event list, whose rows
+      it removed, and the problems it noted about published files, with
+      the reasons (hess_dr.import_runs has the totals).
+    </meta>
+    <foreignKey inTable="import_runs" source="import_id"/>
+    <index columns="import_id"/>
+    <column original="import_runs.import_id"/>
+    <column name="file" type="text" ucd="meta.id;meta.file"
+      tablehead="File" verbLevel="1" required="True"
+      description="The file: collection name and path below its data_dir
+        (removed files: as the import saw them)"/>
+    <column name="collection" type="text" ucd="meta.id;meta.dataset"
+      verbLevel="10"
+      description="Collection whose data_dir holds the file"/>
+    <column name="kind" type="text" ucd="meta.code"
+      verbLevel="1" required="True"
+      description="skipped, not an event list, problem (published with a
+        caveat), removed"/>
+    <column name="reason" type="text" ucd="meta.note"
+      verbLevel="1" required="True"
+      description="Why (the import's message)"/>
+  </table>
+
+  <!-- made after every `dachs imp hess_dr/q` (import's recreateAfter);
+  keeps the rows of earlier imports (updating) -->
+  <data id="import_report" auto="False" remakeOnDataChange="True"
+      updating="True">
+    <sources><item>hess_dr:import-report</item></sources>
+    <embeddedGrammar isDispatching="True">
+      <iterator>
+        <code>
+          records, _ = utils.loadPythonModule(
+            self.grammar.rd.getAbsPath("res/records"))
+          yield from records.import_report_rows(self.grammar.rd)
+        </code>
+      </iterator>
+    </embeddedGrammar>
+    <make table="import_runs" role="import_runs"/>
+    <make table="import_files" role="import_files"/>
+  </data>
+
+  <service id="imports" allowed="form">
+    <meta name="title">hess_dr import report</meta>
+    <meta name="shortName">hess_dr imports</meta>
+    <meta name="description">What the imports of event lists did: per
+      import the files read, published and skipped, and the files skipped,
+      removed or published with problems, with the reasons.  Leave the
+      fields empty for every file of every import.</meta>
+    <meta name="_noresultwarning">No file of this import was skipped,
+      removed or published with a problem.</meta>
+    <dbCore queriedTable="import_files">
+      <condDesc buildFrom="import_id"/>
+      <condDesc buildFrom="kind"/>
+    </dbCore>
+    <outputTable>
+      <outputField original="import_files.import_id"/>
+      <outputField original="import_files.file"/>
+      <outputField original="import_files.kind"/>
+      <outputField original="import_files.reason"/>
+    </outputTable>
+  </service>
+
+  <!-- The search form: runs by position (or a published target name),
+  energy, dates, live time, zenith angle, collection and instrument (the
+  conditions: hess_dr.search). -->
+  <service id="web" allowed="form">
+    <meta name="title">Search gamma-ray event lists</meta>
+    <meta name="shortName">hess_dr search</meta>
+    <meta name="description">Find runs (event lists) by position or target
+      name and radius, energy range, dates, live time, zenith angle,
+      collection and instrument; each result links to the event list, its
+      DataLink page (instrument responses, previews, cutouts) and shows a
+      preview of its counts map.  The same runs can be queried through TAP
+      (hess_dr.obs_index, ivoa.obscore).</meta>
+    <meta name="_intro" format="rst"><![CDATA[
+Search the published runs.  Leave a field empty not to constrain it.
+
+* **Position or target**: ICRS coordinates in degrees (``83.633 22.0145``)
+  or sexagesimal (``05 34 31.9 +22 00 52``), or the name of a target
+  the archive holds (``Crab``, ``PKS 2155-304``); finds the runs pointed
+  within the radius of it.
+* **Energy**: runs with events in this range (TeV).
+* **Dates** (UTC): ``YYYY-MM-DD``, ``YYYY-MM`` or ``YYYY``; runs overlapping
+  the first to the last day, inclusive.
+    ]]></meta>
+    <meta name="_noresultwarning">No run matches these constraints.</meta>
+    <meta name="_bottominfo" format="rst">
+      A run matches when its pointing is within the radius of the
+      position, its event energies overlap the energy range, it overlaps
+      the dates, its live time is at least the minimum and its mean zenith
+      angle at most the maximum.  In ADQL on hess_dr.obs_index: 1=CONTAINS(
+      POINT('ICRS', s_ra, s_dec), CIRCLE('ICRS', ra, dec, radius)),
+      energy_max &gt;= lo*1e12, energy_min &lt;= hi*1e12 (eV), t_max &gt;=
+      first day, t_min &lt; day after the last (MJD UTC), livetime, zen_pnt.
+    </meta>
+    <publish render="form" sets="local"/>
+    <template key="form">res/search.html</template>
+    <dbCore queriedTable="obs_index" limit="500">
+      <condDesc combining="True">
+        <inputKey name="pos" type="text" tablehead="Position or target"
+          ucd="pos.eq;meta.main" multiplicity="single"
+          description="ICRS coordinates (degrees, or sexagesimal RA and Dec)
+            or a target name the archive publishes, e.g. Crab"/>
+        <inputKey name="radius" type="real" unit="deg"
+          tablehead="Radius" ucd="phys.angSize" multiplicity="single"
+          description="Runs pointed within this distance of the position
+            (degrees, at most 30)">
+          <values default="1"/>
+        </inputKey>
+        <phraseMaker>
+          <setup imports="gavo.utils">
+            <code>
+              records, _ = utils.loadPythonModule(
+                base.getConfig("inputsDir") + "/hess_dr/res/records")
+            </code>
+          </setup>
+          <code>
+            yield from records.position_sql(inPars, outPars)
+          </code>
+        </phraseMaker>
+      </condDesc>
+      <condDesc combining="True">
+        <inputKey name="emin" type="real" unit="TeV"
+          tablehead="Energy from" ucd="em.energy;stat.min" multiplicity="single"
+          description="Runs with events of this energy or more (TeV)"/>
+        <inputKey name="emax" type="real" unit="TeV"
+          tablehead="Energy to" ucd="em.energy;stat.max" multiplicity="single"
+          description="Runs with events of this energy or less (TeV)"/>
+        <phraseMaker>
+          <setup imports="gavo.utils">
+            <code>
+              records, _ = utils.loadPythonModule(
+                base.getConfig("inputsDir") + "/hess_dr/res/records")
+            </code>
+          </setup>
+          <code>
+            yield from records.energy_sql(inPars, outPars)
+          </code>
+        </phraseMaker>
+      </condDesc>
+      <condDesc combining="True" joiner="AND">
+        <inputKey name="date_from" type="text" tablehead="From date"
+          ucd="time.start;obs" multiplicity="single"
+          description="First day (UTC): YYYY-MM-DD, YYYY-MM or YYYY"/>
+        <inputKey name="date_to" type="text" tablehead="To date"
+          ucd="time.end;obs" multiplicity="single"
+          description="Last day (UTC), included: YYYY-MM-DD, YYYY-MM or YYYY"/>
+        <phraseMaker>
+          <setup imports="gavo.utils">
+            <code>
+              records, _ = utils.loadPythonModule(
+                base.getConfig("inputsDir") + "/hess_dr/res/records")
+            </code>
+          </setup>
+          <code>
+            yield from records.date_sql(inPars, outPars)
+          </code>
+        </phraseMaker>
+      </condDesc>
+      <condDesc>
+        <inputKey name="min_livetime" type="real" unit="s"
+          tablehead="Minimum live time" ucd="time.duration;obs.exposure"
+          multiplicity="single"
+          description="Runs with at least this dead-time corrected observing
+            time (seconds)"/>
+        <phraseMaker>
+          <setup imports="gavo.utils">
+            <code>
+              records, _ = utils.loadPythonModule(
+                base.getConfig("inputsDir") + "/hess_dr/res/records")
+            </code>
+          </setup>
+          <code>
+            yield from records.minimum_sql(inPars, outPars, "min_livetime",
+              "livetime", "minimum live time")
+          </code>
+        </phraseMaker>
+      </condDesc>
+      <condDesc>
+        <inputKey name="max_zenith" type="real" unit="deg"
+          tablehead="Maximum zenith angle" ucd="pos.az.zd;obs.field"
+          multiplicity="single"
+          description="Runs whose mean zenith angle is at most this (degrees)"/>
+        <phraseMaker>
+          <setup imports="gavo.utils">
+            <code>
+              records, _ = utils.loadPythonModule(
+                base.getConfig("inputsDir") + "/hess_dr/res/records")
+            </code>
+          </setup>
+          <code>
+            yield from records.minimum_sql(inPars, outPars, "max_zenith",
+              "zen_pnt", "maximum zenith angle", op="&lt;=", upper=90)
+          </code>
+        </phraseMaker>
+      </condDesc>
+      <condDesc>
+        <inputKey name="collection" type="text" tablehead="Collection"
+          ucd="meta.id;meta.dataset" multiplicity="single"
+          description="Only runs of this collection">
+          <values>
+            <LOOP>
+              <codeItems>
+                records, _ = utils.loadPythonModule(
+                  base.getConfig("inputsDir") + "/hess_dr/res/records")
+                for value in records.published_values("obs_collection"):
+                  yield {"value": value}
+              </codeItems>
+              <events><option>\value</option></events>
+            </LOOP>
+          </values>
+        </inputKey>
+        <phraseMaker>
+          <code>
+            yield "obs_collection = %%(%s)s" % base.getSQLKey(
+              "collection", inPars["collection"], outPars)
+          </code>
+        </phraseMaker>
+      </condDesc>
+      <condDesc>
+        <inputKey name="instrument" type="text" tablehead="Instrument"
+          ucd="meta.id;instr" multiplicity="single"
+          description="Only runs of this instrument">
+          <values>
+            <LOOP>
+              <codeItems>
+                records, _ = utils.loadPythonModule(
+                  base.getConfig("inputsDir") + "/hess_dr/res/records")
+                for value in records.published_values("instrume"):
+                  yield {"value": value}
+              </codeItems>
+              <events><option>\value</option></events>
+            </LOOP>
+          </values>
+        </inputKey>
+        <phraseMaker>
+          <code>
+            yield "instrume = %%(%s)s" % base.getSQLKey(
+              "instrument", inPars["instrument"], outPars)
+          </code>
+        </phraseMaker>
+      </condDesc>
+      <!-- the core's output table: what the form shows and what it offers
+      to add (never source_path or the other columns of obs_index) -->
+      <outputTable>
+        <outputField original="obs_index.obs_id" tablehead="Run"/>
+        <outputField original="obs_index.target_name" tablehead="Target"/>
+        <outputField original="obs_index.t_min" tablehead="Start (UTC)">
+          <formatter>
+            from hess_dr import search
+            return search.mjd_to_iso(data)
+          </formatter>
+        </outputField>
+        <outputField original="obs_index.livetime" tablehead="Live time">
+          <formatter>
+            return "" if data is None else "%.0f s" % data
+          </formatter>
+        </outputField>
+        <outputField name="energy_range" type="double precision[2]" unit="TeV"
+            select="array[energy_min/1e12, energy_max/1e12]"
+            tablehead="Energies" ucd="em.energy" verbLevel="1"
+            description="Lowest and highest event energy of the run">
+          <formatter>
+            from hess_dr import search
+            if data is None:
+              return ""
+            return search.energy_range_tev(data[0] * 1e12, data[1] * 1e12)
+          </formatter>
+        </outputField>
+        <outputField original="obs_index.zen_pnt" tablehead="Zenith">
+          <formatter>
+            return "" if data is None else "%.1f°" % data
+          </formatter>
+        </outputField>
+        <outputField original="obs_index.event_count" tablehead="Events"/>
+        <outputField original="obs_index.accref" tablehead="File"
+            verbLevel="1">
+          <formatter>
+            from gavo.protocols import products
+            return T.a(href=products.makeProductLink(data), class_="hessdr-file")["file"]
+          </formatter>
+        </outputField>
+        <outputField original="obs_index.obs_publisher_did" tablehead="DataLink">
+          <formatter>
+            import urllib.parse
+            return T.a(href=base.makeAbsoluteURL("/hess_dr/q/dl/dlmeta?ID="
+              + urllib.parse.quote(data, safe="")), class_="hessdr-datalink",
+              title=data)["DataLink"]
+          </formatter>
+        </outputField>
+        <outputField name="preview" type="text" select="obs_publisher_did"
+            tablehead="Preview" ucd="meta.ref.url;meta.preview" verbLevel="1"
+            description="Counts map of the run (PNG, from the products service)">
+          <formatter>
+            import urllib.parse
+            url = base.makeAbsoluteURL("/hess_dr/q/prod/dlget?PRODUCT=preview-image&amp;ID="
+              + urllib.parse.quote(data, safe=""))
+            return T.a(href=url)[T.img(**{"data-src": url, "class": "hessdr-preview",
+              "alt": "counts map", "width": "96", "height": "96"})]
+          </formatter>
+        </outputField>
+      </outputTable>
+    </dbCore>
+  </service>
+
+  <!-- One registry record per configured collection (hess_dr.registry):
+  capabilities of the search form (with the collection chosen), DataLink
+  and SODA (the dl service) and TAP; the tableset names the TAP tables
+  holding the collection (res/collection.py); the coverage is the last
+  import's (table coverage above). -->
+  <LOOP>
+    <codeItems>
+      records, _ = utils.loadPythonModule(
+        base.getConfig("inputsDir") + "/hess_dr/res/records")
+      yield from records.collection_items(base.getConfig("inputsDir") + "/hess_dr")
+    </codeItems>
+    <events>
+      <service id="\id" allowed="external">
+        <meta name="resType">catalogService</meta>
+        <meta name="title">\title</meta>
+        <meta name="shortName">\shortName</meta>
+        <meta name="description">\description</meta>
+        <meta name="rights">\rights</meta>
+        <meta>\metaStream</meta>
+        <customCore module="res/collection"/>
+        <!-- the search form with this collection chosen; "external" (a
+        redirect from /hess_dr/q/<id>/external) rather than the web
+        service's own form publication, whose URL DaCHS keeps once in its
+        list of interfaces (dc.interfaces) -->
+        <publish render="external" sets="ivo_managed,local">
+          <meta name="accessURL">\formURL</meta>
+          <meta name="description">Search form for the runs of this
+            collection (position or target name, energy, dates, live time,
+            zenith angle), with links to each run's file, DataLink page and
+            preview.</meta>
+        </publish>
+        <publish render="dlmeta" sets="ivo_managed" service="dl"/>
+        <publish render="dlget" sets="ivo_managed" service="dl"/>
+        <publish render="dali" sets="ivo_managed" service="//tap#run"
+          auxiliary="True"/>
+      </service>
+    </events>
+  </LOOP>
 
   <!-- The pinned runs are in the bundled sample and in the full DR1, so the
   suite passes on both. -->

@@ -27,6 +27,14 @@ logged.  What each fix changes:
     hess_dr's checks then refuse them with a 400) and drops a bad
     ``_DBOPTIONS_DIR`` (a form option meaningless to DataLink).
 
+``declare_datalink_1_1`` (hess_dr's registry records only)
+    DaCHS 2.7 writes every DataLink capability of a registry record (and of
+    VOSI capabilities) with the standardID of DataLink 1.0
+    (``ivo://ivoa.net/std/DataLink#links-1.0``); DaCHS 2.8 and later write
+    1.1.  hess_dr's DataLink service answers DataLink 1.1
+    (content_qualifier, the links-1.1 INFO): for publications of hess_dr's
+    services, the fix declares ``ivo://ivoa.net/std/DataLink#links-1.1``.
+
 ``describe_tap_results_for_datalink_1_1_and_soda`` (TAP results of hess_dr's tables)
     DaCHS 2.7 describes the DataLink service of a TAP result's table as
     DataLink 1.0, and SODA endpoints not at all, so pyvo's
@@ -133,6 +141,33 @@ def decode_datalink_arguments() -> bool:
 #: DataLink 1.1's standardID of the links endpoint.
 DATALINK_1_1 = "ivo://ivoa.net/std/DataLink#links-1.1"
 
+
+def declare_datalink_1_1() -> bool:
+    """Declare DataLink 1.1 in the DataLink capabilities of hess_dr's
+    publications (idempotent).  Returns True if the fix is in place."""
+    from gavo.registry import capabilities
+    maker = capabilities.DatalinkCapabilityMaker
+    if getattr(maker.__dict__.get("_makeCapability"), "hess_dr_fix", False):
+        return True
+    # DaCHS's DataLink maker inherits this method and sets links-1.0 by class
+    if not _applicable("declare_datalink_1_1", capabilities.CapabilityMaker._makeCapability,
+                       "9fbd1cf85b022d32") or "_makeCapability" in maker.__dict__:
+        return False
+    inherited = capabilities.CapabilityMaker._makeCapability
+
+    def _makeCapability(self, publication):  # noqa: N802 (DaCHS's name)
+        capability = inherited(self, publication)
+        service = publication.service or publication.parent
+        rd = getattr(service, "rd", None)
+        if rd is not None and os.path.realpath(rd.resdir) == os.path.realpath(_RESDIR):
+            capability(standardID=DATALINK_1_1)
+        return capability
+
+    _makeCapability.hess_dr_fix = True
+    maker._makeCapability = _makeCapability
+    return True
+
+
 #: SODA's standardID of a synchronous cutout endpoint.
 SODA_SYNC = "ivo://ivoa.net/std/SODA#sync-1.0"
 
@@ -223,6 +258,7 @@ def install() -> dict:
     """Apply every fix that fits this DaCHS; {fix name: applied}."""
     applied = {fix.__name__: fix() for fix in (keep_connections_on_unknown_tables,
                                                 decode_datalink_arguments,
+                                                declare_datalink_1_1,
                                                 describe_tap_results_for_datalink_1_1_and_soda)}
     base.ui.notifyInfo(f"hess_dr/dachsfixes: {applied}")
     return applied

@@ -26,7 +26,7 @@ from gavo.grammars.customgrammar import CustomRowIterator  # noqa: E402
 from gavo.utils import pgsphere  # noqa: E402
 
 from hess_dr import config as hess_config  # noqa: E402
-from hess_dr import ingest, sources, workers as hess_workers  # noqa: E402
+from hess_dr import importlog, ingest, sources, workers as hess_workers  # noqa: E402
 
 #: An import of fewer files than this, holding fewer bytes than
 #: PREFETCH_MIN_BYTES, reads them in the DaCHS process itself (starting a
@@ -121,6 +121,9 @@ class DataPack:
         self.arguments = (self.configuration, base.getConfig("inputsDir"),
                           grammar.rd.sourceId.split("/")[0],
                           os.path.join(base.getConfig("cacheDir"), "hess_dr"))
+        self.grammar = grammar
+        # progress and the summary of this import (q.rd's import_report)
+        self.log = importlog.start(self.configuration)
         self.prefetcher = self._start_prefetcher(grammar)
 
     def _start_prefetcher(self, grammar):
@@ -137,6 +140,7 @@ class DataPack:
             # The same listing DaCHS iterates (nothing to ignore yet).
             paths = [path for path in grammar.parent.iterSources(None)
                      if path != sources.PRUNE_TOKEN]
+            self.log.total = len(paths)
         except Exception as exc:  # prefetching is an optimisation only
             base.ui.notifyInfo(f"hess_dr: reading files in-process ({exc})")
             return None
@@ -146,6 +150,17 @@ class DataPack:
         batch = max(1, min(PREFETCH_BATCH, len(paths) // (4 * workers)))
         base.ui.notifyInfo(f"hess_dr: reading {len(paths)} files with {workers} worker(s)")
         return Prefetcher(paths, self.arguments, workers, batch=batch)
+
+    def count_sources(self):
+        """The number of files this (incremental) import reads: the listing
+        DaCHS iterates, with the files imported before and unchanged left
+        out (asked only when a progress line is due)."""
+        try:
+            with base.getTableConn() as connection:
+                return sum(1 for path in self.grammar.parent.iterSources(connection)
+                           if path != sources.PRUNE_TOKEN)
+        except Exception:  # progress is a courtesy only
+            return None
 
     def outcome(self, path):
         outcome = self.prefetcher.take(path) if self.prefetcher else None
@@ -184,7 +199,12 @@ class RowIterator(CustomRowIterator):
         path = self.sourceToken
         if path == sources.PRUNE_TOKEN:  # handled by q.rd's newSource script
             return
-        outcome = self.grammar.dataPack.outcome(path)
+        pack = self.grammar.dataPack
+        outcome = pack.outcome(path)
+        pack.log.record(path, outcome.level, outcome.message, outcome.problems)
+        progress = pack.log.progress(total=pack.count_sources)
+        if progress:
+            base.ui.notifyInfo(progress)
         if outcome.level == "info":
             base.ui.notifyInfo(outcome.message)
             return

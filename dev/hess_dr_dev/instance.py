@@ -61,8 +61,10 @@ RESDIR_NAME = "hess_dr"
 #: the view (recreateAfter) and keep that metadata.
 IMPORT_RDS = ("hess_dr/q", "hess_dr/hea")
 
-#: RDs published to the instance's registry by :meth:`Instance.import_resource`.
-PUBLISH_RDS = ("hess_dr/q",)
+#: RDs published to the instance's registry by :meth:`Instance.import_resource`:
+#: DaCHS's authority and registry records and its TAP service (what a site
+#: publishes once, see DaCHS's docs), then hess_dr's collection records.
+PUBLISH_RDS = ("//services", "//tap", "hess_dr/q")
 
 #: RDs the server loads before its first request (``[web]preloadRDs``):
 #: hess_dr's services, and the opt-in fixes to DaCHS 2.7 an operator would
@@ -388,7 +390,8 @@ class Instance:
         """Import the resource's RDs and publish the service.
 
         Runs ``dachs imp hess_dr/q``, ``dachs imp hess_dr/hea`` and
-        ``dachs pub hess_dr/q``, in this order, stopping at the first failure.
+        ``dachs pub`` of :data:`PUBLISH_RDS`, in this order, stopping at
+        the first failure.
 
         Parameters
         ----------
@@ -560,7 +563,7 @@ class Instance:
 
 # -------------------------------------------------------------- creation
 
-def _write_rc(inst: Instance) -> None:
+def _write_rc(inst: Instance, sitename: str = "hess_dr") -> None:
     """(Re)write gavo.rc; it holds no secrets, so reuse may just overwrite."""
     group = grp.getgrgid(os.getgid()).gr_name
     inst.rc_path.write_text(f"""\
@@ -573,7 +576,7 @@ group: {group}
 serverURL: {inst.url}
 serverPort: {inst.port}
 bindAddress: 127.0.0.1
-sitename: hess_dr
+sitename: {sitename}
 preloadRDs: {", ".join(inst.preload_rds)}
 # empty: do not setuid to a "gavo" user
 user:
@@ -581,6 +584,113 @@ user:
 [ivoa]
 authority: {inst.authority}
 """)
+
+
+# ------------------------------------------------------ site metadata
+
+#: RD whose STREAM ``tapexamples`` holds hess_dr's TAP examples; the
+#: instance's etc/userconfig.rd feeds it into DaCHS's TAP service.
+EXAMPLES_RD = "hess_dr/examples"
+
+#: An offline stand-in for the IVOA UAT (http://www.ivoa.net/rdf/uat):
+#: the terms hess_dr's configurations and DaCHS's own records use, with
+#: their UAT labels.  DaCHS downloads the vocabulary to check subjects
+#: (`dachs val`) and to label them on its pages; without a network that
+#: fails, so the instances get this file in DaCHS's vocabulary cache.  It
+#: holds fewer terms than the UAT, never others: a subject outside it is
+#: reported by `dachs val` as not from the UAT.
+UAT_STAND_IN = {
+    "active-galactic-nuclei": "Active galactic nuclei",
+    "blazars": "Blazars",
+    "cosmic-rays": "Cosmic rays",
+    "gamma-ray-astronomy": "Gamma-ray astronomy",
+    "gamma-ray-bursts": "Gamma-ray bursts",
+    "gamma-ray-sources": "Gamma-ray sources",
+    "high-energy-astrophysics": "High energy astrophysics",
+    "particle-astrophysics": "Particle astrophysics",
+    "pulsars": "Pulsars",
+    "supernova-remnants": "Supernova remnants",
+    "virtual-observatories": "Virtual observatories",
+}
+
+
+def site_metadata(config_path: str | os.PathLike | None) -> dict:
+    """The site metadata of an instance from the operator configuration's
+    ``service`` block (see res/hess_dr.default.yaml): keys ``title``,
+    ``short_name``, ``description``, ``publisher``, ``contact_name``,
+    ``contact_email``, ``contact_address``, ``reference_url``; {} without
+    a configuration."""
+    if not config_path:
+        return {}
+    from hess_dr import config as hess_config  # keep this module stdlib-only on import
+
+    configuration = hess_config.load(config_path)
+    return {key: getattr(configuration, key) for key in hess_config.SERVICE_KEYS
+            if getattr(configuration, key)}
+
+
+def _meta_line(key: str, value: str) -> str:
+    """A line of a DaCHS meta stream (one line; backslashes start macros)."""
+    return f"{key}: {' '.join(str(value).split())}".replace("\\", "\\\\")
+
+
+def _write_site_files(inst: Instance, site: dict) -> None:
+    """Write the site's metadata (etc/defaultmeta.txt), its customisation
+    (etc/userconfig.rd: hess_dr's TAP examples) and the UAT stand-in.
+
+    Rewritten on every reuse, from the configuration; the authority's
+    creation date of the first ``dachs init`` is kept."""
+    etc = inst.root / "etc"
+    etc.mkdir(parents=True, exist_ok=True)
+    defaultmeta = etc / "defaultmeta.txt"
+    created = None
+    if defaultmeta.exists():
+        match = re.search(r"^authority\.creationDate:\s*(\S+)", defaultmeta.read_text(), re.M)
+        created = match and match.group(1)
+    created = created or time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+    title = site.get("title") or "hess_dr"
+    publisher = site.get("publisher") or site.get("contact_name") or "hess_dr operators"
+    lines = [
+        "# Site metadata of a private DaCHS instance, written by",
+        "# hess_dr_dev.instance from the operator configuration's service block.",
+        _meta_line("publisher", publisher),
+        _meta_line("contact.name", site.get("contact_name") or publisher),
+        _meta_line("contact.email", site.get("contact_email") or "invalid@example.org"),
+    ]
+    if site.get("contact_address"):
+        lines.append(_meta_line("contact.address", site["contact_address"]))
+    lines += [
+        _meta_line("creator.name", publisher),
+        "creator.logo: \\getConfig{web}{serverURL}/favicon.png",
+        "_noresultwarning: Your query did not match any data.",
+        _meta_line("authority.creationDate", created),
+        _meta_line("authority.shortName", site.get("short_name") or "hess_dr"),
+        _meta_line("authority.title", f"{title} (authority {inst.authority})"),
+        _meta_line("authority.description",
+                   f"The authority {inst.authority} of {title}, which publishes"
+                   f" gamma-ray event lists with hess_dr."),
+        _meta_line("authority.referenceURL", site.get("reference_url") or f"{inst.url}/"),
+        _meta_line("site.description", site.get("description") or title),
+    ]
+    defaultmeta.write_text("\n".join(lines) + "\n")
+    (etc / "userconfig.rd").write_text(f"""\
+<!-- Site customisation of a private DaCHS instance, written by
+hess_dr_dev.instance: DaCHS's TAP service shows hess_dr's TAP examples
+(/tap/examples), kept in the RD {EXAMPLES_RD}. -->
+<resource schema="__system">
+  <STREAM id="tapexamples">
+    <FEED source="{EXAMPLES_RD}#tapexamples"/>
+  </STREAM>
+</resource>
+""")
+    cache = inst.root / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    # DaCHS's cache name of http://www.ivoa.net/rdf/uat (utils.defuseFileName)
+    vocabulary = {"uri": "http://www.ivoa.net/rdf/uat", "flavour": "SKOS",
+                  "terms": {term: {"label": label, "description": label, "wider": [],
+                                   "narrower": []}
+                            for term, label in UAT_STAND_IN.items()}}
+    (cache / "http:=2F=2Fwww.ivoa.net=2Frdf=2Fuat").write_text(json.dumps(vocabulary))
 
 
 def _read_password(profile: Path) -> str | None:
@@ -699,7 +809,9 @@ def create_or_reuse(root: str | os.PathLike, port: int, dbname: str,
                     extra_env=dict(extra_env or {}),
                     python=python or default_python(),
                     preload_rds=tuple(preload_rds))
-    _write_rc(inst)
+    # the site's name, description, contact... from the configuration
+    site = site_metadata(inst.extra_env.get("HESS_DR_CONFIG"))
+    _write_rc(inst, sitename=site.get("title") or "hess_dr")
     _write_profiles(inst, pg_host, pg_port)
 
     state = _load_state(root)
@@ -715,6 +827,7 @@ def create_or_reuse(root: str | os.PathLike, port: int, dbname: str,
         state = {"initialised": wanted}
         _save_state(root, state)
 
+    _write_site_files(inst, site)
     _link_resdir(inst.resdir_link, Path(resdir).resolve())
     for name, path in (other_resdirs or {}).items():
         _link_resdir(inst.root / "inputs" / name, Path(path).resolve())
