@@ -129,6 +129,8 @@ def main(argv=None) -> int:
 
     results = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                "machine": f"{platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}",
+               # other work on the machine (1, 5, 15 min), at start and end
+               "load_average_start": [round(x, 2) for x in os.getloadavg()],
                "benchmarks": []}
     with tempfile.TemporaryDirectory(prefix="hess_dr_bench_") as tmp:
         tmp = Path(tmp)
@@ -170,6 +172,7 @@ def main(argv=None) -> int:
         import scale
         results["benchmarks"].extend(scale.run(sizes))
 
+    results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     args.out.mkdir(exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (args.out / "results.md").write_text(render_markdown(results))
@@ -180,6 +183,10 @@ def main(argv=None) -> int:
 def render_markdown(results: dict) -> str:
     lines = ["# hess_dr benchmark results", "",
              f"{results['date']}, {results['machine']}", ""]
+    if "load_average_start" in results:
+        lines[-1:-1] = [f"Load average (1, 5, 15 min) at the start {results['load_average_start']},"
+                        f" at the end {results.get('load_average_end')}"
+                        " (other work on the machine shares its cores).", ""]
     for bench in results["benchmarks"]:
         lines.append(f"- **{bench['what']}**: " + ", ".join(
             f"{key} {value}" for key, value in bench.items() if key != "what"))
