@@ -1070,7 +1070,7 @@ Search the published runs.  Leave a field empty not to constrain it.
         </outputField>
         <outputField original="obs_index.livetime" tablehead="Live time">
           <formatter>
-            return "" if data is None else "%.0f s" % data
+            return "" if data is None else "%.0f" % data
           </formatter>
         </outputField>
         <outputField name="energy_range" type="double precision[2]" unit="TeV"
@@ -1081,12 +1081,12 @@ Search the published runs.  Leave a field empty not to constrain it.
             from hess_dr import search
             if data is None:
               return ""
-            return search.energy_range_tev(data[0] * 1e12, data[1] * 1e12)
+            return search.energy_range_tev(data[0] * 1e12, data[1] * 1e12, unit="")
           </formatter>
         </outputField>
         <outputField original="obs_index.zen_pnt" tablehead="Zenith">
           <formatter>
-            return "" if data is None else "%.1f°" % data
+            return "" if data is None else "%.1f" % data
           </formatter>
         </outputField>
         <outputField original="obs_index.event_count" tablehead="Events"/>

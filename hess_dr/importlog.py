@@ -4,12 +4,13 @@ The import's grammar shim (res/dl3grammar.py) records every source file in
 an :class:`ImportLog`: read and published (with the problems noted about
 it), skipped (with the reason), not an event list, or removed (a file that
 vanished).  While the import runs, :meth:`ImportLog.progress` says how far
-it is (files done of the total, files per second, time left) at most every
-few seconds; at its end (q.rd's ``import_report`` data, made after the
-import in the same process) :meth:`ImportLog.summary` says what became of
-the files, and :meth:`ImportLog.report_rows` / :meth:`ImportLog.file_rows`
-are the rows of ``hess_dr.import_runs`` and ``hess_dr.import_files``, so
-that the summary can be queried afterwards.
+it is (files done of the total, files per second, time left) every few
+seconds and when it passes a quarter of the files; at its end (q.rd's
+``import_report`` data, made after the import in the same process)
+:meth:`ImportLog.summary` says what became of the files, and
+:meth:`ImportLog.report_row` / :meth:`ImportLog.file_rows` are the rows of
+``hess_dr.import_runs`` and ``hess_dr.import_files``, so that the summary
+can be queried afterwards.
 
 File names are given relative to their collection's ``data_dir``
 (``<collection>/<relative path>``), never as server paths.
@@ -27,6 +28,9 @@ from typing import Callable
 
 #: Seconds between two progress messages.
 PROGRESS_INTERVAL_S = 5.0
+#: Imports of at least this many files also say when they pass each
+#: quarter of the files, however fast they are.
+QUARTERS_FROM = 20
 #: Most per-file rows an import keeps (skipped files first): a
 #: broken archive of a million files must not make a million report rows.
 MAX_FILE_ROWS = 10_000
@@ -69,6 +73,7 @@ class ImportLog:
         self._t0 = clock()
         self._t_last = self._t0
         self._last_progress = self._t0
+        self._last_quarter = 0
         self.total: int | None = None
         self.done = 0
         self.published = 0
@@ -159,12 +164,21 @@ class ImportLog:
         directory walk, which a quick import should not pay).
         """
         now = self._clock()
-        if not force and now - self._last_progress < PROGRESS_INTERVAL_S:
+        quarter = self._quarter()
+        if not (force or now - self._last_progress >= PROGRESS_INTERVAL_S
+                or quarter > self._last_quarter):
             return None
         self._last_progress = now
         if self.total is None and total is not None:
             self.total = total()
+        self._last_quarter = self._quarter()
         return self.progress_line()
+
+    def _quarter(self) -> int:
+        """How many quarters of the files are done (0 for small imports)."""
+        if not self.total or self.total < QUARTERS_FROM:
+            return 0
+        return min(4, 4 * self.done // self.total)
 
     def progress_line(self) -> str:
         elapsed = max(self.elapsed, 1e-9)

@@ -238,11 +238,12 @@ def check_minimum(value: float | None, field: str, what: str,
 
 # --------------------------------------------------------------- display
 
-def energy_range_tev(energy_min_ev: float | None, energy_max_ev: float | None) -> str:
-    """``"0.24 – 101 TeV"`` from eV (three significant digits)."""
+def energy_range_tev(energy_min_ev: float | None, energy_max_ev: float | None,
+                     unit: str = " TeV") -> str:
+    """``"0.244 – 101 TeV"`` from eV (three significant digits)."""
     if energy_min_ev is None or energy_max_ev is None:
         return ""
-    return f"{_sig(energy_min_ev / 1e12)} – {_sig(energy_max_ev / 1e12)} TeV"
+    return f"{_sig(energy_min_ev / 1e12)} – {_sig(energy_max_ev / 1e12)}{unit}"
 
 
 def _sig(value: float, digits: int = 3) -> str:

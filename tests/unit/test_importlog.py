@@ -48,6 +48,26 @@ def test_progress_every_few_seconds_with_rate_and_time_left(configuration, tmp_p
     assert log.progress() is None       # just printed
 
 
+def test_quarters_are_told_however_fast(configuration):
+    clock = Clock()
+    log = make_log(configuration, clock)
+    log.total = 105
+    lines = []
+    for i in range(105):
+        log.record(f"/x/{i}.fits", "ok")
+        line = log.progress()
+        if line:
+            lines.append(line.split(",")[0])
+    assert lines == ["hess_dr: import: 27/105 files (26 %)", "hess_dr: import: 53/105 files (50 %)",
+                     "hess_dr: import: 79/105 files (75 %)", "hess_dr: import: 105/105 files (100 %)"]
+    # a small import only every few seconds
+    small = make_log(configuration, clock)
+    small.total = 3
+    for i in range(3):
+        small.record(f"/x/{i}.fits", "ok")
+        assert small.progress() is None
+
+
 def test_total_is_asked_once_when_a_line_is_due(configuration):
     clock = Clock()
     log = make_log(configuration, clock)

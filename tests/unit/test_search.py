@@ -154,6 +154,7 @@ def test_display_helpers():
     assert search.energy_range_tev(2.44084581732e11, 1.00978134155e14) == "0.244 – 101 TeV"
     assert search.energy_range_tev(1.5e11, 2.2986e14) == "0.15 – 230 TeV"
     assert search.energy_range_tev(None, 1e12) == ""
+    assert search.energy_range_tev(2.44084581732e11, 1.00978134155e14, unit="") == "0.244 – 101"
     assert search.mjd_to_iso(53343.92159722222) == "2004-12-04 22:07"
     assert search.mjd_to_iso(53343.92159722222, seconds=True) == "2004-12-04 22:07:06"
     assert search.mjd_to_iso(None) == ""
