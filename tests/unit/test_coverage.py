@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from astropy import units as u
 from astropy.time import Time
 
 from hess_dr import coverage
@@ -80,7 +81,9 @@ def test_compute_uses_the_cache(tmp_path):
     assert first.fingerprint == second.fingerprint
     assert first.n_runs == 2
     assert (first.energy_min_ev, first.energy_max_ev) == (2.4e11, 1.3e14)
-    assert first.spectral == pytest.approx((2.4e11 * 1.602176634e-19, 1.3e14 * 1.602176634e-19))
+    # joules (~4e-8 J): abs=0, approx's default abs of 1e-12 would be 26 ppm of it
+    assert first.spectral == pytest.approx(((2.4e11 * u.eV).to_value(u.J),
+                                            (1.3e14 * u.eV).to_value(u.J)), rel=1e-12, abs=0)
     assert len(first.temporal) == 1
     tt = coverage.utc_to_tt(np.array([53343.92, 53345.98]))
     assert first.temporal[0] == pytest.approx(tuple(tt), abs=1e-9)
