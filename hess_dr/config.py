@@ -98,7 +98,9 @@ class Collection:
     #: Header keyword holding the observation id when OBS_ID is missing.
     obs_id_keyword: str | None = None
     #: Regular expression with one group, searched in the file name, giving
-    #: the observation id of files without OBS_ID (and obs_id_keyword).
+    #: the observation id of files without OBS_ID (and obs_id_keyword);
+    #: None: the file name without its extensions; 'none': such files are
+    #: skipped.
     obs_id_from_filename: str | None = None
     #: Unit of the ALTITUDE keyword when its comment does not say ('m', 'km').
     altitude_unit: str | None = None
@@ -134,7 +136,7 @@ class Collection:
     def obs_id_from(self, path: str | os.PathLike) -> str | None:
         """The observation id ``obs_id_from_filename`` finds in a file name,
         or None (no pattern configured, or no match)."""
-        if not self.obs_id_from_filename:
+        if not self.obs_id_from_filename or self.obs_id_from_filename == "none":
             return None
         match = re.search(self.obs_id_from_filename, Path(path).name)
         if match is None or not (match.group(1) or "").strip():
@@ -367,7 +369,7 @@ def _parse_collection(raw: Any, index: int, where: _Where, base_dir: Path) -> Co
         values[key] = _opt_str(raw, key, where, ctx)
     if values["obs_id_keyword"]:
         values["obs_id_keyword"] = values["obs_id_keyword"].upper()
-    if values["obs_id_from_filename"]:
+    if values["obs_id_from_filename"] and values["obs_id_from_filename"] != "none":
         try:
             groups = re.compile(values["obs_id_from_filename"]).groups
         except re.error as exc:

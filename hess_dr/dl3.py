@@ -634,6 +634,15 @@ def icrs_to_galactic(ra: float, dec: float) -> tuple[float, float]:
     return float(np.degrees(lon)) % 360.0, float(np.degrees(lat))
 
 
+def file_stem(path) -> str:
+    """A file's name without its FITS extensions (``run_42.fits.gz`` -> ``run_42``)."""
+    name = Path(path).name
+    for extension in (".gz", ".fz", ".fits", ".fit", ".fts", ".evt"):
+        if name.lower().endswith(extension) and len(name) > len(extension):
+            name = name[:-len(extension)]
+    return name
+
+
 def _observation_id(path, header, primary, collection: Collection, problems):
     """OBS_ID (EVENTS, else PRIMARY header), else the configured keyword,
     else the configured file-name pattern; a DL3Error when none gives one."""
@@ -646,6 +655,10 @@ def _observation_id(path, header, primary, collection: Collection, problems):
         if _text(raw) is not None:
             problems.append(f"OBS_ID missing: taken from {keyword} (obs_id_keyword)")
             return raw
+    if collection.obs_id_from_filename == "none":
+        hint = (f" (nor {keyword})" if keyword else
+                " (obs_id_from_filename: none; configure obs_id_keyword or a pattern)")
+        raise DL3Error(path, "missing required keyword OBS_ID in the EVENTS header" + hint)
     if collection.obs_id_from_filename:
         found = collection.obs_id_from(path)
         if found is None:
@@ -654,9 +667,9 @@ def _observation_id(path, header, primary, collection: Collection, problems):
                                  f" {collection.obs_id_from_filename!r}")
         problems.append("OBS_ID missing: taken from the file name (obs_id_from_filename)")
         return found
-    hint = (f" (nor {keyword})" if keyword else
-            " (configure obs_id_keyword or obs_id_from_filename for files without one)")
-    raise DL3Error(path, "missing required keyword OBS_ID in the EVENTS header" + hint)
+    # Gammapy reads such files; the file name identifies the run
+    problems.append("OBS_ID missing: the file name without its extension used")
+    return file_stem(path)
 
 
 _KM_COMMENT = re.compile(r"\[\s*km\s*\]|\bkm\b|kilomet", re.IGNORECASE)
@@ -791,8 +804,17 @@ def _read_gti(path, hdus, events_ref: TimeReference, collection, problems):
     # A GTI HDU may declare its own time reference; it is then converted to
     # the event list's MET so that every MET value of a Run is comparable.
     if "MJDREFI" in hdu.header or "MJDREF" in hdu.header:
+        gti_header = {key: hdu.header[key] for key in TIME_KEYWORDS if key in hdu.header}
+        timezero = _float(gti_header.pop("TIMEZERO", None))
+        if timezero and timezero != events_ref.timezero:
+            # Gammapy's GTI reader ignores a GTI table's TIMEZERO, and files
+            # whose GTIs it would move off the run exist: count the GTIs
+            # like the events, with the event list's TIMEZERO
+            problems.append(f"GTI header TIMEZERO {timezero:g} ignored (the event list's,"
+                            f" {events_ref.timezero:g}, used, as Gammapy does)")
+        gti_header["TIMEZERO"] = events_ref.timezero
         try:
-            gti_ref = time_reference(hdu.header, default_timesys=events_ref.timesys)
+            gti_ref = time_reference(gti_header, default_timesys=events_ref.timesys)
         except TimeRefError as exc:
             raise DL3Error(path, f"GTI header: {exc}") from None
         if gti_ref != events_ref:

@@ -253,7 +253,9 @@ def build(root: Path) -> list[Case]:
     d = "keywords"
     path, _ = events(f"{d}/obs_id_empty.fits")
     _set_card(path, "OBS_ID", "''")
-    add("OBS_ID empty string", f"{d}/obs_id_empty.fits", REJECTED, "missing required keyword OBS_ID")
+    # Gammapy reads it: the file name is the OBS_ID
+    add("OBS_ID empty string", f"{d}/obs_id_empty.fits", IMPORTED,
+        "OBS_ID missing: the file name without its extension used", "obs_id_empty")
     events(f"{d}/ra_400.fits", ra_pnt=400.0)
     add("RA_PNT 400", f"{d}/ra_400.fits", REJECTED, "RA_PNT 400.0 is out of range [0, 360] deg")
     events(f"{d}/dec_95.fits", dec_pnt=95.0, dec=np.zeros(20), ra=np.zeros(20))

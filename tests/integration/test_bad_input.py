@@ -24,7 +24,6 @@ def _write_bad_files(directory: Path) -> dict[str, str]:
     (directory / "empty.fits").write_bytes(b"")
     (directory / "notes.fits").write_text("this is not FITS at all\n")
     fits.HDUList([fits.PrimaryHDU()]).writeto(directory / "primary_only.fits")
-    synth.write_event_list(directory / "no_obs_id.fits", header_overrides={"OBS_ID": None})
     synth.write_event_list(directory / "no_mjdref.fits", obs_id=99,
                            header_overrides={"MJDREFI": None, "MJDREFF": None})
     synth.write_event_list(directory / "backwards.fits", obs_id=98, n_events=1, times=[1500.0],
@@ -34,7 +33,6 @@ def _write_bad_files(directory: Path) -> dict[str, str]:
         "empty.fits": "empty file (0 bytes)",
         "notes.fits": "not a readable FITS file",
         "primary_only.fits": "no EVENTS table",
-        "no_obs_id.fits": "missing required keyword OBS_ID",
         "no_mjdref.fits": "no time reference",
         "backwards.fits": "TSTOP (1000.0) is before TSTART (2000.0)",
     }

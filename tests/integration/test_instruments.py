@@ -7,7 +7,9 @@ into one data folder, one collection each, and imported into one private
 DaCHS instance.  Everything is checked through TAP and DataLink against an
 independent reading of each file with plain astropy (its own MJDREF,
 TIMESYS and energy unit).  A copy of the FT1 file in a collection without
-``obs_id_from_filename`` must be skipped with a reason.
+``obs_id_from_filename`` is published with its file name as OBS_ID (Gammapy
+reads it); another, in a collection with ``obs_id_from_filename: none``, is
+skipped with a reason.
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ HAWC_GTIS = 20000
 # h c from CODATA via astropy (never the service's own constant): lambda = hc / E.
 HC_EV_M = (const.h * const.c).to_value(u.eV * u.m)
 UNCONFIGURED = "fermi-unconfigured"
+REFUSING = "fermi-refusing"
 
 #: analysis_mode each family must get (None: the files do not say).
 ANALYSIS_MODE = {"hess": "full-enclosure", "magic": None, "veritas": "full-enclosure",
@@ -46,21 +49,25 @@ ANALYSIS_MODE = {"hess": "full-enclosure", "magic": None, "veritas": "full-enclo
 
 @pytest.fixture(scope="module")
 def families(tmp_path_factory):
-    """(service, {name: Family}, unconfigured FT1 path, import seconds)."""
+    """(service, {name: Family}, {collection: FT1 copy}, import seconds)."""
     data = tmp_path_factory.mktemp("families_data")
     written = synth.write_families(data, hawc_gti_count=HAWC_GTIS)
-    unconfigured = data / UNCONFIGURED / synth.FT1_FILE_NAME
-    unconfigured.parent.mkdir()
-    shutil.copy(written["fermi-ft1"].event_files[0], unconfigured)
     config = synth.families_config(written, absolute=True)
-    config["collections"].append({
-        "name": UNCONFIGURED, "data_dir": str(unconfigured.parent),
-        "obs_collection": "SYNTH-FERMI-NOCONF", "facility_name": "Fermi"})
+    copies = {}
+    for name, obs_collection, extra in ((UNCONFIGURED, "SYNTH-FERMI-NOCONF", {}),
+                                        (REFUSING, "SYNTH-FERMI-REFUSE",
+                                         {"obs_id_from_filename": "none"})):
+        copies[name] = data / name / synth.FT1_FILE_NAME
+        copies[name].parent.mkdir()
+        shutil.copy(written["fermi-ft1"].event_files[0], copies[name])
+        config["collections"].append({
+            "name": name, "data_dir": str(copies[name].parent),
+            "obs_collection": obs_collection, "facility_name": "Fermi", **extra})
     config_path = tmp_path_factory.mktemp("families_config") / "hess_dr.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     start = time.monotonic()
     with make_service(tmp_path_factory, config_path, "families") as service:
-        yield service, written, unconfigured, time.monotonic() - start
+        yield service, written, copies, time.monotonic() - start
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +161,8 @@ def _row(obscore, family, path):
 
 def test_every_family_is_published_side_by_side(families, obscore):
     service, written, _, seconds = families
-    published = {key for key in obscore}
+    published = {key for key in obscore if not key[0].startswith("SYNTH-FERMI-")
+                 or key[0] == "SYNTH-FERMI-LAT"}
     expected = {(f.collection["obs_collection"], _independent(p)["obs_id"])
                 for _, f, p in _all_files(written)}
     assert published == expected
@@ -251,10 +259,22 @@ def test_fermi_region_is_the_files_roi(families, obscore, tap):
     assert "taken from the file name" in obs["problems"]
 
 
-def test_fermi_without_configuration_is_skipped_with_its_reason(families, obscore):
-    service, _, unconfigured, _ = families
-    assert not [key for key in obscore if key[0] == "SYNTH-FERMI-NOCONF"]
-    lines = [line for line in service.import_output.splitlines() if str(unconfigured) in line]
+def test_fermi_without_configuration_is_named_by_its_file(families, obscore, tap):
+    _, _, copies, _ = families
+    stem = synth.FT1_FILE_NAME[:-len(".fits")]
+    assert [key for key in obscore if key[0] == "SYNTH-FERMI-NOCONF"] == [
+        ("SYNTH-FERMI-NOCONF", stem)]
+    problems = tap.run_sync("SELECT problems FROM hess_dr.obs_index"
+                            " WHERE obs_collection = 'SYNTH-FERMI-NOCONF'").to_table()
+    assert "OBS_ID missing: the file name without its extension used" in str(
+        problems["problems"][0])
+
+
+def test_fermi_refused_by_configuration_is_skipped_with_its_reason(families, obscore):
+    service, _, copies, _ = families
+    assert not [key for key in obscore if key[0] == "SYNTH-FERMI-REFUSE"]
+    lines = [line for line in service.import_output.splitlines()
+             if str(copies[REFUSING]) in line]
     assert any("skipped" in line and "missing required keyword OBS_ID" in line
                for line in lines), lines
 

@@ -623,7 +623,8 @@ BAD_FILES = [
 @pytest.mark.filterwarnings("ignore:File may have been truncated")
 @pytest.mark.parametrize("make, reason", BAD_FILES)
 def test_bad_file(tmp_path, make, reason):
-    coll = make_collection(tmp_path, defaults={})  # no TIMESYS fallback
+    # no TIMESYS fallback; files without OBS_ID skipped
+    coll = make_collection(tmp_path, defaults={}, obs_id_from_filename="none")
     path = make(tmp_path / "bad.fits.gz")
     with pytest.raises(dl3.DL3Error) as info:
         dl3.read_run(path, coll)
@@ -697,3 +698,30 @@ def test_icrs_to_galactic_agrees_with_astropy(ra, dec):
     got = SkyCoord(lon * u.deg, lat * u.deg, frame="galactic")
     assert 0 <= lon < 360
     assert got.separation(expected).to_value(u.arcsec) < 0.05
+
+
+@pytest.mark.parametrize("obs_id", [None, " "], ids=["missing", "blank"])
+def test_a_file_without_obs_id_is_named_by_its_file(tmp_path, obs_id):
+    """Gammapy reads such files; by default the file name identifies the run."""
+    path = synth.write_event_list(tmp_path / "run_000042.fits.gz",
+                                  header_overrides={"OBS_ID": obs_id})
+    run = dl3.read_run(path, make_collection(tmp_path))
+    assert run.obs_id == "run_000042"
+    assert "OBS_ID missing: the file name without its extension used" in run.problems
+
+
+def test_a_gti_timezero_is_ignored_like_gammapy(tmp_path):
+    """A GTI header's TIMEZERO that would move the GTIs off the run: Gammapy's
+    GTI reader ignores it, and so does the reader (noting it)."""
+    from gammapy.data import GTI
+    path = synth.write_event_list(tmp_path / "tz.fits", gti_header_overrides={"TIMEZERO": 5000.0})
+    with fits.open(path) as hdus:
+        assert hdus["GTI"].header["TIMEZERO"] == 5000.0
+        assert "MJDREFI" in hdus["GTI"].header
+        tstart, tstop = hdus["EVENTS"].header["TSTART"], hdus["EVENTS"].header["TSTOP"]
+    run = dl3.read_run(path, make_collection(tmp_path))
+    assert list(run.gti.start_met) == [tstart] and list(run.gti.stop_met) == [tstop]
+    assert any("GTI header TIMEZERO 5000 ignored" in p for p in run.problems)
+    gammapy_gti = GTI.read(path)
+    assert run.gti.start.tt.mjd[0] == pytest.approx(gammapy_gti.time_start.tt.mjd[0], abs=1e-9)
+    assert run.gti.stop.tt.mjd[0] == pytest.approx(gammapy_gti.time_stop.tt.mjd[0], abs=1e-9)

@@ -260,10 +260,16 @@ def test_fermi_energy_cutout_keeps_the_ft1_columns(family_runs):
 
 # ------------------------------------------------------ observation ids
 
-def test_ft1_without_configuration_is_refused_naming_the_file(tmp_path):
+def test_ft1_without_configuration_is_named_by_its_file(tmp_path):
+    """Without obs_id_from_filename, the whole file name (without its
+    extension) is the OBS_ID; with ``obs_id_from_filename: none`` the file
+    is refused, naming it and the way out."""
     path = synth.write_ft1(tmp_path / synth.FT1_FILE_NAME)
+    run = dl3.read_run(path, make_collection(tmp_path))
+    assert run.obs_id == dl3.file_stem(path) and run.obs_id != path.name
+    assert path.name.startswith(run.obs_id + ".fit")
     with pytest.raises(dl3.DL3Error) as info:
-        dl3.read_run(path, make_collection(tmp_path))
+        dl3.read_run(path, make_collection(tmp_path, obs_id_from_filename="none"))
     assert str(path) in str(info.value)
     assert "missing required keyword OBS_ID" in str(info.value)
     assert "obs_id_from_filename" in str(info.value)  # the hint
