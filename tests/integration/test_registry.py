@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import pyvo
 import yaml
+from astropy import units as u
 from astropy.time import Time
 from lxml import etree
 
@@ -35,7 +36,7 @@ NS = {"oai": "http://www.openarchives.org/OAI/2.0/",
       "xsi": "http://www.w3.org/2001/XMLSchema-instance"}
 XSI_TYPE = "{%s}type" % NS["xsi"]
 AUTHORITY = "ivo://hess-dr.example"
-EV_J = 1.602176634e-19
+EV_J = u.eV.to(u.J)  # 1.602176634e-19, from astropy
 CRAB = (83.633333333333, 22.014444444444)          # RA_OBJ, DEC_OBJ of the files
 MSH_15_52 = (228.6125, -59.271666666667)
 EMPTY_FIELDS = [(0.0, 0.0), (83.633, 30.0), (329.7169, -30.2256), (180.0, 60.0)]
@@ -237,7 +238,7 @@ def test_coverage_is_computed_from_the_runs(sample):
     assert len(temporal) == 2
     spectral = tuple(float(v) for v in coverage.findtext("spectral").split())
     assert spectral == pytest.approx((min(runs["energy_min"]) * EV_J,
-                                      max(runs["energy_max"]) * EV_J), rel=1e-9)
+                                      max(runs["energy_max"]) * EV_J), rel=1e-9, abs=0)
     assert coverage.findtext("waveband") == "Gamma-ray"
     # the same coverage, queryable
     row = tap.run_sync("SELECT * FROM hess_dr.coverage").to_table()[0]
