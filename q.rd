@@ -1112,8 +1112,11 @@ Search the published runs.  Leave a field empty not to constrain it.
             import urllib.parse
             url = base.makeAbsoluteURL("/hess_dr/q/prod/dlget?PRODUCT=preview-image&amp;ID="
               + urllib.parse.quote(data, safe=""))
+            # loaded one after another by the page's script (res/search.html);
+            # until then a transparent pixel on a grey box
             return T.a(href=url)[T.img(**{"data-src": url, "class": "hessdr-preview",
-              "alt": "counts map", "width": "96", "height": "96"})]
+              "alt": "counts map", "width": "96", "height": "96",
+              "src": "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"})]
           </formatter>
         </outputField>
       </outputTable>

@@ -122,6 +122,12 @@ def test_front_page_form_results_as_tap(dr1_service, browser):
     wait(browser, lambda d: first.get_attribute("data-loaded") == "1"
          and d.execute_script("return arguments[0].naturalWidth", first) > 0, timeout=180)
     assert browser.execute_script("return arguments[0].naturalHeight", first) > 100
+    # and the others after it, none refused for good
+    wait(browser, lambda d: d.execute_script(
+        "return Array.prototype.every.call(document.querySelectorAll('img.hessdr-preview'),"
+        " function (i) { return i.getAttribute('data-loaded') === '1'"
+        " || i.className.indexOf('failed') >= 0; })"), timeout=300)
+    assert not browser.find_elements(By.CSS_SELECTOR, "img.hessdr-preview.failed")
     # the links lead to the file and the DataLink document
     file_url = browser.find_element(By.CSS_SELECTOR, "a.hessdr-file").get_attribute("href")
     assert file_url.startswith(f"{dr1_service.url}/getproduct/")
