@@ -346,6 +346,23 @@ class EventCache:
 
     # ------------------------------------------------------------ events
 
+    def complete(self, layout: Layout) -> bool:
+        """Whether the entry of the file ``layout`` describes holds all a
+        cutout needs (events, headers, the IRF pieces of its layout)."""
+        meta = self._load_meta(layout)
+        if meta is None:
+            return False
+        entry = self._entry(layout.stamp.sha256)
+        if meta["records"] and not (entry / "events.npy").exists():
+            return False
+        for ref in layout.irfs:
+            if self._shared_path(layout, ref) is not None:
+                if not self.has_irf_piece(layout, ref):
+                    return False
+            elif ref.hdu.strip().upper() not in meta["irfs"]:
+                return False
+        return not meta["irfs"] or (entry / "irfs.fits").exists()
+
     def load(self, layout: Layout) -> EventTable | None:
         """The cached events of the file ``layout`` describes, or None."""
         meta = self._load_meta(layout)
@@ -462,7 +479,10 @@ class EventCache:
 def fill_cache(cache: EventCache, hdus, data: bytes | None, layout: Layout) -> None:
     """Store what cutouts need of an open event file (done at import):
     its events and headers, the IRF HDUs it holds, and the IRF HDUs of
-    separate files not cached yet."""
+    separate files not cached yet.  An entry of the same content (sha256)
+    that is complete already is kept as it is."""
+    if cache.complete(layout):
+        return
     table = EventTable.from_hdulist(hdus, layout)
     raw = {"primary": raw_header(hdus[0], data),
            "events": raw_header(hdus[layout.events_hdu], data),
