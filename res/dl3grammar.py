@@ -49,14 +49,18 @@ class Prefetcher:
     processes: they get this process's sys.path (so they import hess_dr
     the same way) but not DaCHS's command line, which multiprocessing's
     "spawn" children import first (1.5 s each); forked ones would share the
-    DaCHS process's database sockets.  A batch no worker has started when
-    DaCHS wants it (while the workers start up, say) is read in the DaCHS
-    process itself.  If DaCHS asks for a file out of the
+    DaCHS process's database sockets.  Any batch no worker has started when
+    DaCHS wants it is read in the DaCHS process itself, and with
+    ``first_here`` the first one too, while the workers start (half a
+    second; not on a site's first import, whose first PSF would import
+    Gammapy into DaCHS's process as well as into each reader).  If DaCHS
+    asks for a file out of the
     expected order, the prefetcher shuts down and the shim reads files
     itself.
     """
 
-    def __init__(self, paths, arguments, workers, batch=8, in_flight=2500):
+    def __init__(self, paths, arguments, workers, batch=8, in_flight=2500,
+                 first_here=False):
         self._paths = iter(paths)
         self._arguments = arguments
         self._batch = batch
@@ -68,6 +72,10 @@ class Prefetcher:
         self._depth = max(4 * workers, in_flight // batch)
         self._pool = hess_workers.WorkerPool(
             workers, initializer="hess_dr.ingest:prepare_reader_process")
+        if first_here:  # read here while the workers start
+            first = list(itertools.islice(self._paths, self._batch))
+            if first:
+                self._batches.append((first, None))
         self._fill()
 
     def _fill(self):
@@ -84,7 +92,7 @@ class Prefetcher:
             self.close()
             return None
         paths, future = self._batches[0]
-        if self._taken == 0 and future.cancel():
+        if self._taken == 0 and (future is None or future.cancel()):
             # No worker has started this batch (they are still starting
             # up, or busy): read it here rather than wait idle.
             future = concurrent.futures.Future()
@@ -102,7 +110,8 @@ class Prefetcher:
 
     def close(self):
         for _, future in self._batches:
-            future.cancel()
+            if future is not None:
+                future.cancel()
         self._batches.clear()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
@@ -149,7 +158,9 @@ class DataPack:
         # batches small enough that every worker gets several
         batch = max(1, min(PREFETCH_BATCH, len(paths) // (4 * workers)))
         base.ui.notifyInfo(f"hess_dr: reading {len(paths)} files with {workers} worker(s)")
-        return Prefetcher(paths, self.arguments, workers, batch=batch)
+        # files imported before have their PSF radii remembered in the cache
+        seen_before = os.path.isdir(os.path.join(self.arguments[3], "events", "memo"))
+        return Prefetcher(paths, self.arguments, workers, batch=batch, first_here=seen_before)
 
     def count_sources(self):
         """The number of files this (incremental) import reads: the listing
