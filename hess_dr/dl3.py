@@ -477,6 +477,13 @@ def response_hdus(hdus) -> dict:
     return found
 
 
+def _without_server_paths(problem: str, collection: Collection) -> str:
+    """A problem note as published (obs_index.problems): paths of the
+    collection's data folder relative to it (no server path is served)."""
+    folder = os.path.abspath(collection.data_dir)
+    return problem.replace(folder + os.sep, "").replace(folder, ".")
+
+
 def _read_open_file(path: Path, file_size: int, hdus, collection: Collection,
                     resolve_psf: bool = True, stamp: FileStamp | None = None,
                     data: bytes | None = None, cache=None) -> Run:
@@ -618,7 +625,8 @@ def _read_open_file(path: Path, file_size: int, hdus, collection: Collection,
         safe_energy_lo=safe_lo, safe_energy_hi=safe_hi,
         irfs=irfs, irf_containment=containment,
         psf_radius=psf_radius, psf_ref_energy=psf_energy, psf_ref_offset=psf_offset,
-        problems=tuple(problems), footprint=footprint,
+        problems=tuple(_without_server_paths(p, collection) for p in problems),
+        footprint=footprint,
         data_format=layout.data_format, layout=layout,
     )
 
