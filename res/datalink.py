@@ -64,11 +64,20 @@ class EventListDescriptor(datalink.ProductDescriptor):
         return QualifiedLinkDef(self.pubDID, url, **kwargs)
 
 
-def _obs_row(pub_did):
-    with base.getTableConn() as conn:
-        rows = list(conn.queryToDicts(
-            "SELECT * FROM hess_dr.obs_index WHERE obs_publisher_did=%(did)s",
-            {"did": pub_did}))
+#: The dc.products columns a descriptor needs -> ProductDescriptor's names.
+_PRODUCT_COLUMNS = {"accesspath": "accessPath", "mime": "mime", "owner": "owner",
+                    "embargo": "embargo", "sourcetable": "sourceTable",
+                    "preview": "preview", "preview_mime": "preview_mime"}
+
+
+def _dataset_row(pub_did):
+    """The dataset's obs_index row and its dc.products row, in one query on
+    hess_dr's own connections, or None."""
+    products_columns = ", ".join(f"p.{name} AS product_{name}" for name in _PRODUCT_COLUMNS)
+    rows = connections.query_dicts(
+        f"SELECT i.*, {products_columns} FROM hess_dr.obs_index AS i"
+        " JOIN dc.products AS p ON p.accref = i.accref"
+        " WHERE i.obs_publisher_did = %(did)s", {"did": pub_did})
     return rows[0] if rows else None
 
 
@@ -85,13 +94,14 @@ def make_descriptor(pub_did, accref_prefix="hess_dr/"):
     if not accref.startswith(accref_prefix):  # DaCHS would say 403 Forbidden
         return datalink.DatalinkFault.NotFoundFault(
             pub_did, "Not a dataset of this service")
-    descriptor = EventListDescriptor.fromAccref(pub_did, accref, accref_prefix)
-    if isinstance(descriptor, datalink.DatalinkFault):
-        return descriptor
-    descriptor.obs = _obs_row(pub_did)
-    if descriptor.obs is None:
+    row = _dataset_row(pub_did)
+    if row is None:
         return datalink.DatalinkFault.NotFoundFault(
             pub_did, "No event list with this publisher DID")
+    product = {argument: row.pop(f"product_{column}")
+               for column, argument in _PRODUCT_COLUMNS.items()}
+    descriptor = EventListDescriptor(pub_did, accref, **product)
+    descriptor.obs = row
     if descriptor.embargo and descriptor.embargo > datetime.date.today():
         # Derived products and cutouts are not authenticated here; the file
         # itself stays available to its owner group through /getproduct.
@@ -103,8 +113,7 @@ def make_descriptor(pub_did, accref_prefix="hess_dr/"):
 
 def collection_of(descriptor):
     """The configured collection of a descriptor's dataset (or None)."""
-    configuration = hess_config.load(resdir=_RESDIR)
-    return next((c for c in configuration.collections
+    return next((c for c in configuration().collections
                  if c.name == descriptor.obs["collection"]), None)
 
 
@@ -426,8 +435,7 @@ class _Connections:
         conn.set_session(autocommit=True, readonly=True)
         return conn
 
-    def query(self, sql, params=None):
-        """All rows of ``sql`` as tuples."""
+    def _execute(self, sql, params, fetch):
         import queue
         try:
             conn = self.idle.get_nowait()
@@ -436,12 +444,23 @@ class _Connections:
         try:
             with conn.cursor() as cursor:
                 cursor.execute(sql, params)
-                rows = cursor.fetchall()
+                rows = fetch(cursor)
         except Exception:
             conn.close()  # broken (a restart?) or in error: never reused
             raise
         self.idle.put(conn)
         return rows
+
+    def query(self, sql, params=None):
+        """All rows of ``sql`` as tuples."""
+        return self._execute(sql, params, lambda cursor: cursor.fetchall())
+
+    def query_dicts(self, sql, params=None):
+        """All rows of ``sql`` as {column name: value}."""
+        def fetch(cursor):
+            names = [column.name for column in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+        return self._execute(sql, params, fetch)
 
 
 connections = _Connections()
