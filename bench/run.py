@@ -165,6 +165,10 @@ def main(argv=None) -> int:
                 results["benchmarks"].extend(serving.run(
                     inst.url, inst.tap_url, args.dr1,
                     mixed_seconds=float(os.environ.get("BENCH_MIXED_SECONDS", 60))))
+                # the analysis jobs (UWS): the Crab job's wall time, and
+                # dlmeta while two jobs run
+                import jobs
+                results["benchmarks"].extend(jobs.run(inst.url, inst.tap_url))
         finally:
             inst.destroy()
     sizes = [int(n) for n in os.environ.get("BENCH_SIZES", "1000,10000").split(",") if n]
