@@ -262,3 +262,33 @@ def test_dlmeta_parses_without_warnings(sample_service):
     # the shortest wavelength of run 23523: hc / its highest energy, 100.978 TeV
     assert list(params["BAND"].values.min) == pytest.approx(
         [HC_EV_M / 100.97813415527344e12] * 2, rel=1e-9, abs=0)
+
+
+@pytest.mark.parametrize("product, media_type, disposition", [
+    ("preview-image", "image/png", 'inline; filename="hess_dl3_dr1_obs_id_023523_preview-image.png"'),
+    ("preview-plot", "image/png", 'inline; filename="hess_dl3_dr1_obs_id_023523_preview-plot.png"'),
+    ("aeff", "application/x-fits-gadf",
+     'attachment; filename="hess_dl3_dr1_obs_id_023523_aeff.fits"'),
+    ("bundle", "application/x-fits-gadf",
+     'attachment; filename="hess_dl3_dr1_obs_id_023523_bundle.fits"'),
+    ("gti", "application/x-votable+xml",
+     'attachment; filename="hess_dl3_dr1_obs_id_023523_gti.vot"'),
+    ("terms", "text/plain;charset=utf-8",
+     'attachment; filename="hess_dl3_dr1_obs_id_023523_terms.txt"'),
+])
+def test_products_open_where_they_land(sample_service, product, media_type, disposition):
+    """Previews display in a browser; every file is named with its extension."""
+    did = "ivo://hess-dr.example/~?hess_dr/hess-dl3-dr1/hess_dl3_dr1_obs_id_023523.fits.gz"
+    query = urllib.parse.urlencode({"ID": did, "PRODUCT": product})
+    with urllib.request.urlopen(f"{sample_service.url}/hess_dr/q/prod/dlget?{query}",
+                                timeout=120) as response:
+        assert response.headers["content-type"] == media_type
+        assert response.headers["content-disposition"] == disposition
+
+
+def test_a_cutout_is_named_as_a_cutout(crab_links):
+    did = str(_links_table(crab_links)[0]["ID"])
+    query = urllib.parse.urlencode({"ID": did, "ENERGY": "1 10"})
+    with urllib.request.urlopen(f"{cutout_endpoint(crab_links)}?{query}", timeout=120) as response:
+        assert response.headers["content-disposition"] == (
+            'attachment; filename="hess_dl3_dr1_obs_id_023523_cutout.fits"')
