@@ -852,7 +852,15 @@
         </code>
       </iterator>
     </embeddedGrammar>
-    <make table="import_runs" role="import_runs"/>
+    <make table="import_runs" role="import_runs">
+      <!-- the last 50 imports are kept (their files go with them: the
+      foreign key of import_files cascades) -->
+      <script type="newSource" lang="SQL" name="keep the last imports"
+          notify="False">
+        DELETE FROM \schema.import_runs WHERE import_id NOT IN (
+          SELECT import_id FROM \schema.import_runs ORDER BY started DESC LIMIT 49)
+      </script>
+    </make>
     <make table="import_files" role="import_files"/>
   </data>
 

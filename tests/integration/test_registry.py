@@ -317,6 +317,13 @@ def two(tmp_path_factory):
     config = data / "hess_dr.yaml"
     config.write_text(yaml.safe_dump({"service": site, "collections": [crab, msh]}))
     with make_service(tmp_path_factory, config, "registry_two") as service:
+        # a second import, with nothing new: it reads the broken file again
+        service.instance.stop_server()
+        try:
+            again = service.instance.run_dachs("imp", "hess_dr/q")
+        finally:
+            service.instance.start_server()
+        service.reimport_output = again.stdout + again.stderr
         listed = oai(service, verb="ListRecords", metadataPrefix="ivo_vor")
         yield service, records(listed), listed, data
 
@@ -395,16 +402,23 @@ def test_import_report_names_the_skipped_file(two):
     output = service.import_output
     assert ("hess_dr:   skipped: msh/broken.fits: skipped: not a readable FITS file"
             in output), output[-3000:]
+    # the second import read only what was not published: the broken file
+    again = service.reimport_output
+    assert ("hess_dr: import summary: 1 file(s) read" in again
+            and "0 published, 1 skipped, 0 not event lists, 0 removed" in again), again[-3000:]
+    assert "hess_dr: 3 run(s) published in all" in again
     tap = pyvo.dal.TAPService(service.tap_url)
-    report = tap.run_sync("SELECT r.files_read, r.published, r.skipped, f.file, f.collection,"
-                          " f.kind, f.reason FROM hess_dr.import_runs AS r"
+    report = tap.run_sync("SELECT r.files_read, r.published, r.skipped, r.runs_published,"
+                          " f.file, f.collection, f.kind, f.reason"
+                          " FROM hess_dr.import_runs AS r"
                           " JOIN hess_dr.import_files AS f ON r.import_id = f.import_id"
-                          ).to_table()
-    assert len(report) == 1
-    row = report[0]
-    assert (row["files_read"], row["published"], row["skipped"]) == (4, 3, 1)
-    assert (row["file"], row["collection"], row["kind"]) == ("msh/broken.fits", "msh", "skipped")
-    assert "not a readable FITS file" in row["reason"]
-    assert str(data) not in row["reason"]
+                          " ORDER BY r.started").to_table()
+    assert [(r["files_read"], r["published"], r["skipped"], r["runs_published"])
+            for r in report] == [(4, 3, 1, 3), (1, 0, 1, 3)]
+    for row in report:
+        assert (row["file"], row["collection"], row["kind"]) == (
+            "msh/broken.fits", "msh", "skipped")
+        assert "not a readable FITS file" in row["reason"]
+        assert str(data) not in row["reason"]
     page = fetch(f"{service.url}/hess_dr/q/imports/form?__nevow_form__=genForm").decode()
     assert "msh/broken.fits" in page and "not a readable FITS file" in page
