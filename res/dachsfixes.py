@@ -47,6 +47,7 @@ logged.  What each fix changes:
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import os
@@ -211,8 +212,10 @@ def _soda_descriptor(ctx, dl_service, table_def, id_column):
             params]]
 
 
+@functools.lru_cache(maxsize=None)
 def utils_load(name):
-    """A module of hess_dr's res/ directory (as DaCHS loads them)."""
+    """A module of hess_dr's res/ directory (as DaCHS loads them), loaded
+    once: DaCHS's loader executes the module again on every call."""
     from gavo import utils
     return utils.loadPythonModule(os.path.join(_RESDIR, "res", name))
 
