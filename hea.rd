@@ -91,13 +91,31 @@
       verbLevel="25">
       <values nullLiteral="-1"/>
     </column>
+    <column name="data_rights" type="text" ucd="meta.code"
+      utype="obscore:curation.rights"
+      description="Access to the data today: public (anyone may download
+        them) or proprietary (only the owner group until obs_release_date;
+        the metadata are public)"
+      verbLevel="10"/>
+    <column name="obs_release_date" type="timestamp" ucd="time.release"
+      utype="obscore:curation.releasedate"
+      description="First day (00:00 UTC) from which the data are public
+        (NULL: public from the start, or proprietary with no release date
+        set: see data_rights)"
+      verbLevel="10"/>
 
+    <!-- data_rights: the rule of hess_dr.access.is_public, evaluated when
+    queried (a run becomes public on its release date, no re-import) -->
     <viewStatement>
       CREATE OR REPLACE VIEW \qName (\colNames) AS (
         SELECT obs_publisher_did, event_count, energy_min, energy_max,
           s_ref_energy, s_ref_oaa, NULL::double precision, NULL::real,
           t_intervals, obs_mode, tracking_mode, scan_mode, pointing_mode,
-          analysis_mode, ev_class, messenger_name, messenger_pdgid
+          analysis_mode, ev_class, messenger_name, messenger_pdgid,
+          CASE WHEN owner IS NULL
+              OR obs_release_date &lt;= (now() AT TIME ZONE 'UTC')
+            THEN 'public' ELSE 'proprietary' END,
+          obs_release_date
         FROM hess_dr.obs_index)
     </viewStatement>
   </table>

@@ -330,6 +330,13 @@
         from (TUNIT, EUNIT or the configuration), the time reference
         keywords, each IRF's HDU and file (relative to the event file's
         folder), and the file's size, modification time and SHA-256"/>
+    <column name="obs_release_date" type="timestamp" ucd="time.release"
+      utype="obscore:curation.releasedate" tablehead="Public from"
+      verbLevel="15"
+      description="First day (00:00 UTC) from which anyone may read the
+        run's data (NULL: public from the start if owner is NULL, else
+        proprietary with no release date set).  Before it, only members
+        of the owner group may; metadata are always public."/>
     <column name="problems" type="text" ucd="meta.note"
       verbLevel="30"
       description="What was found odd in the file at import (or NULL)"/>
@@ -423,7 +430,10 @@
         <bind key="owner">@owner</bind>
         <bind key="embargo">@embargo</bind>
         <bind key="mime">@access_format</bind>
-        <bind key="preview">None</bind>
+        <!-- DaCHS sends ?preview=True to this URL (it checks no rights
+        for previews): hess_dr's preview service decides who may see it -->
+        <bind key="preview">@preview_url</bind>
+        <bind key="preview_mime">"image/png"</bind>
       </rowfilter>
     </customGrammar>
 
@@ -457,6 +467,22 @@
             "DELETE FROM \schema.obs_index WHERE source_path=%(path)s", {"path": path})
           if sourceToken == sources.PRUNE_TOKEN and importlog.current():
             importlog.current().record_removed(path, base.getConfig("inputsDir"))
+      </script>
+      <script type="postCreation" lang="python" notify="False"
+          name="apply the release rules to every stored run">
+        # Files unchanged since the last import are not read again; this
+        # applies the configuration's current owners and release rules to
+        # their runs too (the services decide from what is stored).
+        from hess_dr import config, rows
+        for change in rows.rights_changes(
+            table.connection.queryToDicts("SELECT accref, collection, obs_id,"
+              " t_min, owner, embargo, obs_release_date FROM \schema.obs_index"),
+            config.load(resdir=table.tableDef.rd.resdir)):
+          for target in ("\schema.obs_index", "dc.products"):
+            table.connection.execute(f"UPDATE {target} SET owner=%(owner)s,"
+              " embargo=%(embargo)s WHERE accref=%(accref)s", change)
+          table.connection.execute("UPDATE \schema.obs_index SET"
+            " obs_release_date=%(obs_release_date)s WHERE accref=%(accref)s", change)
       </script>
     </make>
 

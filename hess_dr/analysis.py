@@ -47,6 +47,8 @@ import warnings
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
+from . import access
+
 #: Spectral models of the MODEL parameter.
 MODELS = {
     "pl": "power law",
@@ -257,7 +259,7 @@ def parse_parameters(raw: Mapping) -> Parameters:
 CANDIDATE_COLUMNS = ("obs_publisher_did", "obs_id", "collection", "obs_collection",
                      "target_name", "ra_pnt", "dec_pnt", "t_min", "t_max", "livetime",
                      "safe_energy_lo", "safe_energy_hi", "analysis_mode", "irf_types",
-                     "layout", "accref", "owner", "embargo")
+                     "layout", "accref", "owner", "obs_release_date")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -282,7 +284,8 @@ class Candidate:
     layout: str | None = None
     accref: str | None = None
     owner: str | None = None
-    embargo: datetime.date | None = None
+    #: First public day (obs_index.obs_release_date), see hess_dr.access.
+    release: datetime.date | None = None
     path: str | None = None
 
     @classmethod
@@ -294,9 +297,10 @@ class Candidate:
                 value = value.item()
             values[name] = value
         values["obs_id"] = str(values["obs_id"])
-        if isinstance(values["embargo"], datetime.datetime):
-            values["embargo"] = values["embargo"].date()
-        return cls(**values, path=path)
+        release = values.pop("obs_release_date")
+        if isinstance(release, datetime.datetime):
+            release = release.date()
+        return cls(**values, release=release, path=path)
 
 
 def candidate_query(params: Parameters, extra_columns: Iterable[str] = ()) -> tuple[str, dict]:
@@ -343,13 +347,9 @@ NEEDED_IRFS = ("aeff", "edisp", "psf")
 
 def readable_by(runs: Iterable[Candidate], user: str | None, groups: Iterable[str] = (),
                 today: datetime.date | None = None) -> list[Candidate]:
-    """The runs ``user`` may analyse: THE one place deciding it for jobs.
-
-    Today's rule is the one ``/getproduct`` applies to the files (DaCHS's
-    products table, filled from the collection's ``owner``/``embargo``):
-    a run is readable when it has no owner, or no embargo, or its embargo
-    date has passed, or the user is in its owner group.  Proprietary data
-    (issue 16) replaces the rule here and only here.
+    """The runs ``user`` may analyse: the rule of every other path to the
+    data (:func:`hess_dr.access.denial` on the stored owner and release
+    date), so a job never reads what its owner could not download.
 
     Parameters
     ----------
@@ -362,14 +362,9 @@ def readable_by(runs: Iterable[Candidate], user: str | None, groups: Iterable[st
     today : date, optional
         Default: today (UTC).
     """
-    today = today or datetime.datetime.now(datetime.timezone.utc).date()
-    member_of = set(groups) | ({user} if user else set())
-    readable = []
-    for run in runs:
-        if (run.owner is None or run.embargo is None or run.embargo <= today
-                or (user is not None and run.owner in member_of)):
-            readable.append(run)
-    return readable
+    requester = (access.Requester(user=user, groups=frozenset(groups) | {user})
+                 if user else access.Requester.anonymous())
+    return access.readable(runs, requester, today)
 
 
 @dataclasses.dataclass

@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import io
 import os
 import re
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from hess_dr import access
 
 ENV_VAR = "HESS_DR_CONFIG"
 #: Environment variable naming the resource directory, for callers that
@@ -91,8 +94,14 @@ class Collection:
     messenger_pdgid: int | None = 22
     scan_modes: dict[str, str] = dataclasses.field(default_factory=dict)
     defaults: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: DaCHS group owning the data (None: public), see :mod:`hess_dr.access`.
     owner: str | None = None
-    embargo: datetime.date | None = None
+    #: First public day, or a proprietary period after each run's
+    #: observation date (:class:`hess_dr.access.Period`); None with an
+    #: owner: proprietary without end.
+    release: access.Release | None = None
+    #: Per-run owner/release, by obs_id (``runs`` and ``runs_file``).
+    runs: dict[str, access.RunRights] = dataclasses.field(default_factory=dict)
     rights: str | None = None
     rights_url: str | None = None
     #: Header keyword holding the observation id when OBS_ID is missing.
@@ -142,6 +151,13 @@ class Collection:
         if match is None or not (match.group(1) or "").strip():
             return None
         return match.group(1).strip()
+
+    def rights_of(self, obs_id, observed: datetime.date | None
+                  ) -> tuple[str | None, datetime.date | None]:
+        """(owner group, first public day) of a run of this collection
+        observed on ``observed`` (see :func:`hess_dr.access.run_rights`)."""
+        return access.run_rights(access.RunRights(self.owner, self.release),
+                                 self.runs.get(str(obs_id).strip()), observed)
 
     def scan_mode(self, obs_mode: str | None) -> str | None:
         """Map an OBS_MODE header value to an ObsCore-HEA scan_mode."""
@@ -336,7 +352,8 @@ class _Where:
         return ConfigError(f"{self.source}: {key}: {problem}")
 
 
-_COLLECTION_KEYS = {f.name for f in dataclasses.fields(Collection)}
+#: ``embargo`` is the older name of a fixed ``release`` date.
+_COLLECTION_KEYS = {f.name for f in dataclasses.fields(Collection)} | {"embargo", "runs_file"}
 
 
 def _parse_collection(raw: Any, index: int, where: _Where, base_dir: Path) -> Collection:
@@ -419,18 +436,16 @@ def _parse_collection(raw: Any, index: int, where: _Where, base_dir: Path) -> Co
         raise where.error(f"{ctx}.defaults", "must be a mapping KEYWORD: value")
     values["defaults"] = {str(k).lower(): v for k, v in defaults.items()}
 
-    embargo = raw.get("embargo")
-    if embargo is not None:
-        if isinstance(embargo, str):
-            try:
-                embargo = datetime.date.fromisoformat(embargo)
-            except ValueError:
-                raise where.error(f"{ctx}.embargo", f"{embargo!r} is not an ISO date") from None
-        if not isinstance(embargo, datetime.date):
-            raise where.error(f"{ctx}.embargo", f"{embargo!r} is not an ISO date")
-        if values["owner"] is None:
-            raise where.error(f"{ctx}.embargo", "an embargo needs an owner group")
-    values["embargo"] = embargo
+    values["release"] = _release(raw, where, ctx)
+    values["runs"] = _run_overrides(raw, where, ctx, base_dir)
+    if values["owner"] is None:
+        if values["release"] is not None:
+            key = "release" if raw.get("release") is not None else "embargo"
+            raise where.error(f"{ctx}.{key}", "a release rule needs an owner group")
+        for obs_id, rights in values["runs"].items():
+            if rights.release is not None and rights.owner is None:
+                raise where.error(f"{ctx}.runs[{obs_id}].release",
+                                  "a release rule needs an owner group (here or in the collection)")
 
     for key in ("title", "short_name", "description", "publisher", "contact_name",
                 "contact_email", "reference_url", "source"):
@@ -452,6 +467,99 @@ def _parse_collection(raw: Any, index: int, where: _Where, base_dir: Path) -> Co
                               " by '-', e.g. gamma-ray-astronomy; see"
                               " http://www.ivoa.net/rdf/uat)")
     return Collection(**values)
+
+
+def _release(raw: dict, where: _Where, ctx: str) -> access.Release | None:
+    """The collection's release rule: ``release`` (a date or a period), or
+    its older name ``embargo`` (a date)."""
+    if raw.get("release") is not None and raw.get("embargo") is not None:
+        raise where.error(f"{ctx}.embargo", "give release or embargo (its older name), not both")
+    key = "release" if raw.get("release") is not None else "embargo"
+    value = raw.get(key)
+    if value is None:
+        return None
+    try:
+        release = access.parse_release(value)
+    except ValueError as exc:
+        raise where.error(f"{ctx}.{key}", str(exc)) from None
+    if key == "embargo" and isinstance(release, access.Period):
+        raise where.error(f"{ctx}.embargo", f"{value!r} is not an ISO date"
+                          " (a proprietary period goes into release)")
+    return release
+
+
+#: Keys of a per-run entry (``runs`` and ``runs_file``).
+_RUN_KEYS = {"owner", "release"}
+
+
+def _run_overrides(raw: dict, where: _Where, ctx: str, base_dir: Path
+                   ) -> dict[str, access.RunRights]:
+    """Per-run owner/release: the ``runs`` mapping ``obs_id: {owner,
+    release}`` and the file ``runs_file`` (YAML of the same shape, or CSV
+    with the columns obs_id, owner, release); ``runs`` wins."""
+    runs: dict[str, access.RunRights] = {}
+    path = _opt_str(raw, "runs_file", where, ctx)
+    if path:
+        path = Path(path).expanduser()
+        if not path.is_absolute():
+            path = base_dir / path
+        file_where = _Where(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise where.error(f"{ctx}.runs_file", f"cannot read {path}: {exc.strerror}") from None
+        if path.suffix.lower() == ".csv":
+            entries = _csv_runs(text, file_where)
+        else:
+            try:
+                entries = yaml.safe_load(text) or {}
+            except yaml.YAMLError as exc:
+                raise file_where.error("runs", f"not valid YAML: {exc}") from None
+        runs.update(_parse_runs(entries, file_where, "runs"))
+    runs.update(_parse_runs(raw.get("runs") or {}, where, f"{ctx}.runs"))
+    return runs
+
+
+def _csv_runs(text: str, where: _Where) -> dict:
+    import csv
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames is None or "obs_id" not in reader.fieldnames:
+        raise where.error("line 1", "a CSV runs file needs a header with obs_id and"
+                                    " owner and/or release")
+    unknown = set(reader.fieldnames) - _RUN_KEYS - {"obs_id"}
+    if unknown:
+        raise where.error("line 1", f"unknown column(s) {', '.join(sorted(unknown))};"
+                                    " allowed: obs_id, owner, release")
+    entries = {}
+    for line, record in enumerate(reader, start=2):
+        obs_id = (record.pop("obs_id") or "").strip()
+        if not obs_id:
+            raise where.error(f"line {line}", "obs_id is empty")
+        entries[obs_id] = {key: value.strip() for key, value in record.items()
+                           if value and value.strip()}
+    return entries
+
+
+def _parse_runs(entries, where: _Where, ctx: str) -> dict[str, access.RunRights]:
+    if not isinstance(entries, dict):
+        raise where.error(ctx, "must be a mapping obs_id: {owner: ..., release: ...}")
+    runs = {}
+    for obs_id, entry in entries.items():
+        key = f"{ctx}[{obs_id}]"
+        if not isinstance(entry, dict) or not entry:
+            raise where.error(key, "must be a mapping with owner and/or release")
+        _reject_unknown(entry, _RUN_KEYS, where, key)
+        release = None
+        if entry.get("release") is not None:
+            try:
+                release = access.parse_release(entry["release"])
+            except ValueError as exc:
+                raise where.error(f"{key}.release", str(exc)) from None
+        owner = _opt_str(entry, "owner", where, key) or None
+        if owner is not None and not _NAME_PATTERN.match(owner):
+            raise where.error(f"{key}.owner", f"{owner!r} is not a DaCHS group name")
+        runs[str(obs_id).strip()] = access.RunRights(owner=owner, release=release)
+    return runs
 
 
 def _check_curation(values: dict, where: "_Where", ctx: str, short_name_max: int) -> None:

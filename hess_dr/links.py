@@ -40,6 +40,16 @@ PRODUCTS = {
     "provenance": "application/json",
 }
 
+#: PRODUCT values that are metadata (public for every run); the others
+#: show the data (events, IRFs, previews) and follow the run's access
+#: rights (:mod:`hess_dr.access`).
+PUBLIC_PRODUCTS = frozenset({"gti", "terms", "provenance"})
+#: DataLink semantics of the links that give data: for requesters who may
+#: not read a proprietary run they are error rows (links to the public
+#: products stay).
+DATA_SEMANTICS = frozenset({"#this", "#calibration", "#package", "#preview-image",
+                            "#preview-plot", "#cutout"})
+
 GADF_MIME = "application/x-fits-gadf"
 #: Media type of event files in the OGIP form of space missions (Fermi FT1).
 OGIP_MIME = "application/x-fits-ogip"

@@ -10,14 +10,17 @@ file's TIMESYS; MET values are copied as written.
 """
 from __future__ import annotations
 
+import datetime
 import os
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 from astropy import units as u
 from astropy.coordinates.angle_utilities import offset_by
 from astropy.time import Time
 
+from . import access
 from .config import Collection
 from .dl3 import Run
 
@@ -256,10 +259,54 @@ def obs_row(run: Run, collection: Collection, accref: str) -> dict:
         "messenger_name": collection.messenger_name,
         "messenger_pdgid": collection.messenger_pdgid,
         "irf_types": " ".join(ref.hdu_type for ref in run.irfs) or None,
-        "owner": collection.owner,
-        "embargo": collection.embargo,
+        **rights_columns(collection, run.obs_id, run.times.mjd("tstart", PUBLISHED_SCALE)),
         "problems": "; ".join(run.problems) or None,
     }
+
+
+_MJD_ZERO = datetime.date(1858, 11, 17)
+
+
+def rights_columns(collection: Collection, obs_id, t_min: float | None) -> dict:
+    """A run's ``owner``, ``obs_release_date`` (its first public day at
+    00:00 UTC, ObsCore's timestamp) and DaCHS's products ``embargo``, from
+    the collection's release rules and the run's start (MJD UTC)
+    (:mod:`hess_dr.access`)."""
+    observed = None
+    if t_min is not None and np.isfinite(t_min):
+        observed = _MJD_ZERO + datetime.timedelta(days=int(np.floor(t_min)))
+    owner, release = collection.rights_of(obs_id, observed)
+    return {"owner": owner, "embargo": access.products_embargo(owner, release),
+            "obs_release_date": (datetime.datetime.combine(release, datetime.time())
+                                 if release is not None else None)}
+
+
+def rights_changes(stored: Iterable[dict], config) -> list[dict]:
+    """The stored runs whose owner or release the configuration now sets
+    otherwise (its rules changed since their files were imported).
+
+    Parameters
+    ----------
+    stored : iterable of dict
+        obs_index rows with accref, collection, obs_id, t_min, owner,
+        embargo, obs_release_date.
+    config : hess_dr.config.Config
+
+    Returns
+    -------
+    list of dict
+        accref plus the new :func:`rights_columns` of each changed run.
+    """
+    collections = {collection.name: collection for collection in config.collections}
+    changes = []
+    for row in stored:
+        collection = collections.get(row["collection"])
+        if collection is None:  # pruned by the import
+            continue
+        wanted = rights_columns(collection, row["obs_id"], row["t_min"])
+        if any(row[key] != value for key, value in wanted.items()):
+            changes.append({"accref": row["accref"], **wanted})
+    return changes
 
 
 def gti_rows(run: Run) -> list[dict]:

@@ -44,6 +44,14 @@ logged.  What each fix changes:
     results get the SODA descriptor only on a site whose ObsCore rows are
     all hess_dr's (a result streams from the database, so its rows cannot
     be checked first).
+
+``tell_forbidden_from_unauthenticated`` (/getproduct of hess_dr's files only)
+    DaCHS 2.7's /getproduct answers every request for an embargoed file it
+    will not serve with 401 and a login challenge, also when the user
+    logged in correctly and is just not in the owner group, whose browser
+    then asks for a password again and again.  For hess_dr's files, the fix
+    answers such a user 403 (Forbidden), as hess_dr's own services do;
+    anonymous requests and wrong passwords still get DaCHS's 401.
 """
 from __future__ import annotations
 
@@ -257,11 +265,42 @@ def describe_tap_results_for_datalink_1_1_and_soda() -> bool:
     return True
 
 
+def tell_forbidden_from_unauthenticated() -> bool:
+    """403 instead of 401 from /getproduct for a logged-in user outside the
+    owner group of a hess_dr file (idempotent).  Returns True if the fix
+    is in place."""
+    from gavo import svcs
+    from gavo.protocols import creds, products
+    unauthorized = products.UnauthorizedProduct
+    if getattr(unauthorized.render, "hess_dr_fix", False):
+        return True
+    if not _applicable("tell_forbidden_from_unauthenticated", unauthorized.render,
+                       "eb3bb7932513b38c"):
+        return False
+    dachs_render = unauthorized.render
+
+    def render(self, request):
+        user = request.getUser()
+        if (self.pr.get("sourceTable") or "").startswith("hess_dr.") and user:
+            groups = creds.getGroupsForUser(user, request.getPassword())
+            if groups:  # a valid login (every user is in their own group)
+                if isinstance(user, bytes):
+                    user = user.decode("utf-8", "replace")
+                raise svcs.ForbiddenURI(
+                    f"proprietary data: user {user} is not in group {self.pr.get('owner')}")
+        return dachs_render(self, request)
+
+    render.hess_dr_fix = True
+    unauthorized.render = render
+    return True
+
+
 def install() -> dict:
     """Apply every fix that fits this DaCHS; {fix name: applied}."""
     applied = {fix.__name__: fix() for fix in (keep_connections_on_unknown_tables,
                                                 decode_datalink_arguments,
                                                 declare_datalink_1_1,
-                                                describe_tap_results_for_datalink_1_1_and_soda)}
+                                                describe_tap_results_for_datalink_1_1_and_soda,
+                                                tell_forbidden_from_unauthenticated)}
     base.ui.notifyInfo(f"hess_dr/dachsfixes: {applied}")
     return applied

@@ -10,6 +10,7 @@ import collections
 import datetime
 import os
 import sys
+import threading
 import traceback
 import types
 
@@ -20,6 +21,7 @@ if _RESDIR not in sys.path:
 from gavo import base, rscdef, svcs  # noqa: E402
 from gavo.protocols import datalink, products  # noqa: E402
 
+from hess_dr import access as hess_access  # noqa: E402
 from hess_dr import config as hess_config  # noqa: E402
 from hess_dr import links as hess_links  # noqa: E402
 from hess_dr import soda as hess_soda  # noqa: E402
@@ -102,13 +104,80 @@ def make_descriptor(pub_did, accref_prefix="hess_dr/"):
                for column, argument in _PRODUCT_COLUMNS.items()}
     descriptor = EventListDescriptor(pub_did, accref, **product)
     descriptor.obs = row
-    if descriptor.embargo and descriptor.embargo > datetime.date.today():
-        # Derived products and cutouts are not authenticated here; the file
-        # itself stays available to its owner group through /getproduct.
-        return datalink.DatalinkFault.AuthenticationFault(
-            pub_did, f"Proprietary until {descriptor.embargo}; only the file"
-            " itself is served (to its owners)", semantics="#this")
+    # Metadata stay public: every requester gets a descriptor; what the
+    # current one may not read is refused by refusal() and iter_links().
+    descriptor.denial = None
+    if not hess_access.is_public(row["owner"], _release_of(row)):
+        descriptor.denial = hess_access.denial(row["owner"], _release_of(row), requester())
     return descriptor
+
+
+def _release_of(row):
+    """The stored first public day of a run (obs_index.obs_release_date)."""
+    release = row.get("obs_release_date")
+    return release.date() if isinstance(release, datetime.datetime) else release
+
+
+def is_proprietary(descriptor):
+    """Whether a dataset's data are not public today (its responses must
+    not be kept by shared caches)."""
+    obs = getattr(descriptor, "obs", None)
+    return obs is not None and not hess_access.is_public(obs["owner"], _release_of(obs))
+
+
+def refusal(descriptor, args):
+    """The AccessDenied answering a dlget request for a dataset, or None:
+    cutouts and every product but the public ones (GTIs, terms,
+    provenance) follow the run's access rights."""
+    denial = getattr(descriptor, "denial", None)
+    if denial is None:
+        return None
+    product = args.get("PRODUCT")
+    if product and product in hess_links.PUBLIC_PRODUCTS:
+        return None
+    return denial
+
+
+# ------------------------------------------------------------ requesters
+
+_REQUEST = threading.local()
+
+
+def begin_request(query_meta, renderer_name):
+    """Remember the current request's credentials for requester() (its
+    descriptors are made in this thread, from within the core)."""
+    _REQUEST.query_meta = query_meta
+    _REQUEST.renderer = renderer_name
+    _REQUEST.requester = None
+
+
+def end_request():
+    _REQUEST.query_meta = _REQUEST.requester = _REQUEST.renderer = None
+
+
+def requester():
+    """The current request's hess_dr.access.Requester: DaCHS's users and
+    groups (HTTP basic authentication), checked once per request and only
+    when a proprietary dataset is asked for."""
+    cached = getattr(_REQUEST, "requester", None)
+    if cached is None:
+        query_meta = getattr(_REQUEST, "query_meta", None) or {}
+        cached = authenticate(query_meta.get("user"), query_meta.get("password"))
+        _REQUEST.requester = cached
+    return cached
+
+
+def authenticate(user, password):
+    """A Requester for a user name and password (anonymous when they do not
+    match: DaCHS puts every user into a group of its own name, so a valid
+    login has at least one group)."""
+    if not user:
+        return hess_access.Requester.anonymous()
+    from gavo.protocols import creds
+    groups = creds.getGroupsForUser(user, password or "")
+    if not groups:
+        return hess_access.Requester.anonymous()
+    return hess_access.Requester(user=str(user), groups=groups)
 
 
 def collection_of(descriptor):
@@ -133,8 +202,13 @@ def _irfs_in_event_file(descriptor):
 
 
 def iter_links(descriptor, service):
-    """Yield the LinkDefs of a dataset (metaMaker body)."""
+    """Yield the LinkDefs of a dataset (metaMaker body); for a requester who
+    may not read the data, error rows in place of the data links."""
     collection = collection_of(descriptor)
+    denial = getattr(descriptor, "denial", None)
+    if denial is not None:
+        yield _fault_row(descriptor, denial, "#cutout",
+                         "Server-side cutouts of the event list (SODA)")
     for link in hess_links.dataset_links(
             descriptor.pubDID,
             file_url=products.makeProductLink(descriptor.accref),
@@ -144,10 +218,19 @@ def iter_links(descriptor, service):
             prod_url=service.rd.getById("prod").getURL("dlget"),
             rights_url=collection.rights_url if collection else None,
             irfs_in_file=_irfs_in_event_file(descriptor)):
+        if denial is not None and link.semantics in hess_links.DATA_SEMANTICS:
+            yield _fault_row(descriptor, denial, link.semantics, link.description)
+            continue
         yield descriptor.makeLink(
             link.access_url, semantics=link.semantics, contentType=link.content_type,
             description=link.description, contentLength=link.content_length,
             contentQualifier=link.content_qualifier)
+
+
+def _fault_row(descriptor, denial, semantics, description):
+    """A DataLink error row saying why a data link is withheld."""
+    make = getattr(datalink.DatalinkFault, denial.fault)
+    return make(descriptor.pubDID, str(denial), semantics=semantics, description=description)
 
 
 # ------------------------------------------------------------ request checks
@@ -291,7 +374,13 @@ UNBOUNDED = types.SimpleNamespace(obs=collections.defaultdict(lambda: None))
 
 
 def soda_parameters(descriptor):
-    """The SODA input keys of the dl service, with the dataset's bounds."""
+    """The SODA input keys of the dl service, with the dataset's bounds
+    (in a links response, none for a requester who may not read the
+    data: iter_links gives an error row instead of the service descriptor;
+    a dlget request parses them and is then refused)."""
+    if getattr(descriptor, "denial", None) is not None \
+            and getattr(_REQUEST, "renderer", None) == "dlmeta":
+        return
     obs = descriptor.obs
     MS = base.makeStruct
 
@@ -521,7 +610,7 @@ def _heavy(function, *args, key=None, kind="files"):
 _PROVENANCE_CONFIG = ("name", "obs_collection", "title_prefix", "facility_name",
                       "instrument_name", "fov_diameter_deg", "psf_ref_energy_tev",
                       "psf_ref_offset_deg", "calib_level", "tracking_mode",
-                      "messenger_name", "messenger_pdgid", "owner", "embargo",
+                      "messenger_name", "messenger_pdgid", "owner", "release",
                       "rights_url")
 
 

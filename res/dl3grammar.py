@@ -14,6 +14,7 @@ import concurrent.futures
 import itertools
 import os
 import sys
+import urllib.parse
 
 # Make the package importable even where it was not pip-installed into the
 # Python running DaCHS (an operator's existing instance).
@@ -21,7 +22,7 @@ _RESDIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _RESDIR not in sys.path:
     sys.path.insert(0, _RESDIR)
 
-from gavo import base  # noqa: E402
+from gavo import base, rscdef  # noqa: E402
 from gavo.grammars.customgrammar import CustomRowIterator  # noqa: E402
 from gavo.utils import pgsphere  # noqa: E402
 
@@ -202,6 +203,15 @@ def _spoly(vertices):
     return pgsphere.SPoly([pgsphere.SPoint.fromDegrees(ra, dec) for ra, dec in vertices])
 
 
+def _preview_url(accref, rd_id):
+    """The dataset's counts-map preview in hess_dr's products service: the
+    products table's preview, so that DaCHS's /getproduct?preview=True
+    (which checks no access rights for previews) sends clients where they
+    are checked."""
+    return (base.getConfig("web", "serverURL") + f"/{rd_id}/prod/dlget?PRODUCT=preview-image&ID="
+            + urllib.parse.quote(rscdef.getStandardPubDID(accref), safe=""))
+
+
 class RowIterator(CustomRowIterator):
     """Yields (role, row) pairs: one obs_index and products row per event
     list, one gti row per good time interval."""
@@ -228,7 +238,9 @@ class RowIterator(CustomRowIterator):
             base.ui.notifyInfo(f"hess_dr: {path}: {problem}")
         obs = outcome.obs
         obs["s_region"] = _spoly(obs.pop("s_region_vertices"))
+        obs["preview_url"] = _preview_url(obs["accref"], self.grammar.rd.sourceId)
         yield "obs_index", obs
         yield "products", obs
         for gti in outcome.gtis:
+            gti["preview_url"] = obs["preview_url"]  # products#define sees every row
             yield "gti", gti

@@ -58,6 +58,9 @@ DATALINK_MIME = "application/x-votable+xml;content=datalink"
 #: RESPONSEFORMAT values of a links response (all give DATALINK_MIME).
 LINKS_FORMATS = frozenset({"votable", VOTABLE_MIME, DATALINK_MIME,
                            "application/x-votable+xml; content=datalink"})
+#: Headers of every answer about a proprietary dataset: only the requester's
+#: own client may keep it.
+PRIVATE_HEADERS = {"Cache-Control": "private, no-store", "Vary": "Authorization"}
 #: The DALI parameters DaCHS adds to a service with a dlmeta renderer.
 _DALI_KEYS = ("responseformat", "maxrec", "verb")
 
@@ -146,16 +149,20 @@ def classify(exc: BaseException) -> tuple[int, str, dict]:
     return status, message, headers
 
 
-def error_response(exc: BaseException) -> Response:
+def error_response(exc: BaseException, headers: dict | None = None) -> Response:
     """The DALI error document answering ``exc`` (the one mapping place)."""
-    status, message, headers = classify(exc)
-    return Response(status, VOTABLE_MIME, dali_error_document(message), headers)
+    status, message, extra = classify(exc)
+    return Response(status, VOTABLE_MIME, dali_error_document(message),
+                    {**(headers or {}), **extra})
 
 
-def product_response(media_type: str, payload: bytes, file_name: str | None) -> Response:
+def product_response(media_type: str, payload: bytes, file_name: str | None,
+                     headers: dict | None = None) -> Response:
     """A product: shown inline when it is an image, else a named download."""
     disposition = "inline" if media_type.startswith("image/") else "attachment"
-    headers = {"Content-Disposition": f'{disposition}; filename="{file_name}"'} if file_name else {}
+    headers = dict(headers or {})
+    if file_name:
+        headers["Content-Disposition"] = f'{disposition}; filename="{file_name}"'
     return Response(200, media_type, payload, headers)
 
 
@@ -210,6 +217,14 @@ class Core(datalink.DatalinkCore):
         if renderer.name not in self.datalinkAdaptingRenderers:
             return self
         self._adopt_procs()
+        # the descriptors made below note what this requester may not read
+        self.support.begin_request(queryMeta, renderer.name)
+        try:
+            return self._adapt(renderer, queryMeta)
+        finally:
+            self.support.end_request()
+
+    def _adapt(self, renderer, queryMeta):
         try:
             raw = utils.stealVar("args")
         except ValueError:
@@ -262,14 +277,21 @@ class Core(datalink.DatalinkCore):
 
     def runForData(self, service, inputTable, queryMeta):
         descriptor = self.descriptors[-1] if self.descriptors else None
+        args = inputTable.getParamDict()
+        # proprietary data: never kept by a shared (proxy) cache
+        private = PRIVATE_HEADERS if self.support.is_proprietary(descriptor) else {}
+        refused = self.support.refusal(descriptor, args)
+        if refused is not None:
+            self.finalize()
+            return error_response(refused, private)
         try:
             result = super().runForData(service, inputTable, queryMeta)
         except Exception as exc:
-            return error_response(exc)
+            return error_response(exc, private)
         if isinstance(result, tuple):
             media_type, payload = result
             return product_response(media_type, payload, self.support.file_name(
-                descriptor, inputTable.getParamDict(), media_type))
+                descriptor, args, media_type), private)
         return result
 
     def getDatalinksResource(self, ctx, service):

@@ -325,10 +325,10 @@ def test_proprietary_runs_are_analysed_only_by_their_owners(dr1_service, uws, us
     """Run 23559 made proprietary (owner group hessteam until 2100) in the
     database for this test: an outsider's Crab job leaves it out, a
     member's uses it."""
-    assert _psql(dr1_service, "SELECT owner IS NULL AND embargo IS NULL FROM"
+    assert _psql(dr1_service, "SELECT owner IS NULL AND obs_release_date IS NULL FROM"
                               " hess_dr.obs_index WHERE obs_id='23559'").strip() == "t"
     _psql(dr1_service, "UPDATE hess_dr.obs_index SET owner='hessteam',"
-                       " embargo='2100-01-01' WHERE obs_id='23559'")
+                       " obs_release_date='2100-01-01' WHERE obs_id='23559'")
     try:
         used = {}
         for user in ("bob", "alice"):
@@ -345,5 +345,5 @@ def test_proprietary_runs_are_analysed_only_by_their_owners(dr1_service, uws, us
             requests.delete(job_url, timeout=60, auth=users[user])
         assert used == {"bob": ["23523", "23526", "23592"], "alice": CRAB_RUNS}
     finally:
-        _psql(dr1_service, "UPDATE hess_dr.obs_index SET owner=NULL, embargo=NULL"
+        _psql(dr1_service, "UPDATE hess_dr.obs_index SET owner=NULL, obs_release_date=NULL"
                            " WHERE obs_id='23559'")

@@ -40,7 +40,7 @@ def test_candidate_query_uses_the_q3c_index_and_every_filter():
     sql, args = analysis.candidate_query(CRAB)
     assert set(args) == {"ra", "dec", "max_offset"} and "%(collection)s" not in sql
     sql, _ = analysis.candidate_query(CRAB, extra_columns=("source_path",))
-    assert ", embargo, source_path FROM hess_dr.obs_index WHERE " in sql
+    assert ", obs_release_date, source_path FROM hess_dr.obs_index WHERE " in sql
 
 
 def test_angular_distance_is_astropys():
@@ -97,23 +97,25 @@ def test_no_runs_says_why_candidates_were_left_out():
         " left out: no edisp/psf IRF)")
 
 
-def test_readable_by_is_the_products_rule():
+def test_readable_by_is_the_access_rule():
     future, past = datetime.date(2100, 1, 1), datetime.date(2020, 1, 1)
-    runs = [run(1), run(2, owner="hessteam", embargo=future),
-            run(3, owner="hessteam", embargo=past), run(4, owner=None, embargo=future),
-            run(5, owner="hessteam", embargo=TODAY)]
+    runs = [run(1), run(2, owner="hessteam", release=future),
+            run(3, owner="hessteam", release=past), run(4, owner=None, release=future),
+            run(5, owner="hessteam", release=TODAY), run(7, owner="hessteam", release=None)]
     ids = lambda selected: [r.obs_id for r in selected]  # noqa: E731
+    # public: no owner, or released (from the release day on); an owner
+    # without a release date keeps the run proprietary
     assert ids(readable_by(runs, None, today=TODAY)) == ["1", "3", "4", "5"]
     assert ids(readable_by(runs, "outsider", {"outsider", "magic"}, TODAY)) == [
         "1", "3", "4", "5"]
     assert ids(readable_by(runs, "alice", {"alice", "hessteam"}, TODAY)) == [
-        "1", "2", "3", "4", "5"]
+        "1", "2", "3", "4", "5", "7"]
     # a user is in the group of their own name even if groups are not given
-    assert ids(readable_by([run(6, owner="bob", embargo=future)], "bob", (), TODAY)) == ["6"]
+    assert ids(readable_by([run(6, owner="bob", release=future)], "bob", (), TODAY)) == ["6"]
 
 
 def test_a_job_over_proprietary_runs_by_an_outsider_does_not_use_them():
-    runs = [run(1), run(2, owner="hessteam", embargo=datetime.date(2100, 1, 1))]
+    runs = [run(1), run(2, owner="hessteam", release=datetime.date(2100, 1, 1))]
     outsider = select_runs(runs, CRAB, "outsider", {"outsider"}, today=TODAY)
     assert [r.obs_id for r in outsider.runs] == ["1"]
     assert [(r.obs_id, why) for r, why in outsider.skipped] == [
@@ -128,7 +130,7 @@ def test_candidate_from_a_database_row():
     import numpy as np
     row = {name: None for name in analysis.CANDIDATE_COLUMNS}
     row.update(obs_publisher_did="ivo://x/~?a", obs_id=23523, ra_pnt=np.float64(83.6),
-               embargo=datetime.datetime(2100, 1, 1, 0, 0), source_path="ignored")
+               obs_release_date=datetime.datetime(2100, 1, 1, 0, 0), source_path="ignored")
     candidate = Candidate.from_row(row, path="/data/a.fits")
     assert candidate.obs_id == "23523" and candidate.path == "/data/a.fits"
-    assert type(candidate.ra_pnt) is float and candidate.embargo == datetime.date(2100, 1, 1)
+    assert type(candidate.ra_pnt) is float and candidate.release == datetime.date(2100, 1, 1)

@@ -34,7 +34,7 @@ def test_shipped_default_loads():
     assert (coll.calib_level, coll.tracking_mode) == (2, "sidereal")
     assert coll.default("TIMESYS") == "TT"
     assert coll.default("ZEN_PNT") is None
-    assert coll.owner is None and coll.embargo is None
+    assert coll.owner is None and coll.release is None and coll.runs == {}
     assert "No scientific publications may be derived from the data" in coll.rights
     assert cfg.contact_email == "hess-dr@example.org"
     assert cfg.collection_for(CHECKOUT / "data" / "x.fits.gz") is coll
@@ -114,8 +114,9 @@ def test_full_collection(tmp_path, data_dir):
     assert (full.fov_diameter_deg, full.psf_ref_energy_tev, full.calib_level) == (3.0, 0.3, 3)
     assert full.scan_modes == {"ON": "on-source", "OFF": "on-off"}
     assert full.default("timesys") == "utc" and full.default("ENERGY_UNIT") == "GeV"
-    assert full.embargo == datetime.date(2030, 6, 30)
-    assert other.embargo == datetime.date(2031, 1, 1)
+    # embargo is the older name of a fixed release date
+    assert full.release == datetime.date(2030, 6, 30)
+    assert other.release == datetime.date(2031, 1, 1)
     assert (cfg.contact_name, cfg.contact_email) == ("Ops", "ops@example.org")
     assert cfg.rights == "FULL:\nInternal."
     # nested data directories: the innermost wins
@@ -147,11 +148,34 @@ def test_full_collection(tmp_path, data_dir):
     pytest.param(MINIMAL + "    fov_diameter_deg: .inf\n", "collections[one].fov_diameter_deg",
                  "must be a positive number", id="fov-infinite"),
     pytest.param(MINIMAL + "    embargo: 2030-01-01\n", "collections[one].embargo",
-                 "an embargo needs an owner group", id="embargo-without-owner"),
+                 "a release rule needs an owner group", id="embargo-without-owner"),
+    pytest.param(MINIMAL + "    release: 1 year\n", "collections[one].release",
+                 "a release rule needs an owner group", id="release-without-owner"),
+    pytest.param(MINIMAL + "    owner: g\n    release: soon\n", "collections[one].release",
+                 "'soon' is neither an ISO date nor a period such as '1 year'",
+                 id="bad-release"),
+    pytest.param(MINIMAL + "    owner: g\n    release: 2 fortnights\n",
+                 "collections[one].release", "'2 fortnights' is neither", id="bad-period"),
+    pytest.param(MINIMAL + "    owner: g\n    release: 1 year\n    embargo: 2030-01-01\n",
+                 "collections[one].embargo", "give release or embargo", id="release-and-embargo"),
+    pytest.param(MINIMAL + "    owner: g\n    embargo: 1 year\n", "collections[one].embargo",
+                 "a proprietary period goes into release", id="period-as-embargo"),
+    pytest.param(MINIMAL + "    owner: g\n    runs: [1, 2]\n", "collections[one].runs",
+                 "must be a mapping obs_id", id="runs-not-mapping"),
+    pytest.param(MINIMAL + "    owner: g\n    runs: {23523: {release: never}}\n",
+                 "collections[one].runs[23523].release", "'never' is neither",
+                 id="run-bad-release"),
+    pytest.param(MINIMAL + "    owner: g\n    runs: {23523: {until: 2030-01-01}}\n",
+                 "collections[one].runs[23523]", "unknown key(s) until", id="run-unknown-key"),
+    pytest.param(MINIMAL + "    runs: {23523: {release: 2030-01-01}}\n",
+                 "collections[one].runs[23523].release", "needs an owner group",
+                 id="run-release-without-owner"),
+    pytest.param(MINIMAL + "    owner: g\n    runs_file: nowhere.csv\n",
+                 "collections[one].runs_file", "cannot read", id="runs-file-missing"),
     pytest.param(MINIMAL + "    owner: g\n    embargo: next year\n", "collections[one].embargo",
-                 "'next year' is not an ISO date", id="bad-embargo-date"),
+                 "'next year' is neither an ISO date", id="bad-embargo-date"),
     pytest.param(MINIMAL + "    owner: g\n    embargo: 2030\n", "collections[one].embargo",
-                 "2030 is not an ISO date", id="embargo-number"),
+                 "2030 is neither an ISO date", id="embargo-number"),
     pytest.param(MINIMAL + MINIMAL.split("\n", 1)[1], "collections",
                  "collection name 'one' is used twice", id="duplicate-name"),
     pytest.param("- a\n- b\n", "top level", "must be a mapping", id="top-level-list"),
@@ -291,3 +315,38 @@ def test_load_does_not_depend_on_where_the_package_sits(tmp_path):
     assert data_dir == str(resdir / "data")
     assert error.startswith("ConfigError: no resource directory: pass the RD's resdir"
                             " or set $HESS_DR_RESDIR")
+
+
+def test_release_rules_with_per_run_overrides(tmp_path, data_dir):
+    """A proprietary period per run, overridden by ``runs_file`` (CSV) and
+    ``runs`` (which wins); rights_of gives each run's owner and first
+    public day."""
+    (tmp_path / "runs.csv").write_text("obs_id,release,owner\n"
+                                       "23523,2004-06-01,\n23526,,magic\n20136,2000-01-01,\n")
+    path = tmp_path / "hess_dr.yaml"
+    path.write_text(MINIMAL + "    owner: hessteam\n    release: 18 months\n"
+                    "    runs_file: runs.csv\n"
+                    "    runs: {20136: {release: 2100-01-01}}\n")
+    coll = config.load(path).collections[0]
+    observed = datetime.date(2004, 2, 29)
+    assert coll.rights_of(99, observed) == ("hessteam", datetime.date(2005, 8, 29))
+    assert coll.rights_of("23523", observed) == ("hessteam", datetime.date(2004, 6, 1))
+    assert coll.rights_of(23526, observed) == ("magic", datetime.date(2005, 8, 29))
+    assert coll.rights_of(20136, observed) == ("hessteam", datetime.date(2100, 1, 1))
+    # no observation date: a period cannot start, the run stays proprietary
+    assert coll.rights_of(99, None) == ("hessteam", None)
+
+
+def test_runs_file_errors_name_the_file_and_line(tmp_path, data_dir):
+    (tmp_path / "runs.csv").write_text("obs_id,release\n23523,2004-06-01\n,2004-01-01\n")
+    path = tmp_path / "hess_dr.yaml"
+    path.write_text(MINIMAL + "    owner: g\n    runs_file: runs.csv\n")
+    with pytest.raises(config.ConfigError, match=r"runs\.csv: line 3: obs_id is empty"):
+        config.load(path)
+    (tmp_path / "runs.csv").write_text("obs,release\n1,2004-06-01\n")
+    with pytest.raises(config.ConfigError, match=r"runs\.csv: line 1: a CSV runs file needs"):
+        config.load(path)
+    (tmp_path / "runs.yaml").write_text("23523: {release: later}\n")
+    path.write_text(MINIMAL + "    owner: g\n    runs_file: runs.yaml\n")
+    with pytest.raises(config.ConfigError, match=r"runs\.yaml: runs\[23523\]\.release: 'later'"):
+        config.load(path)

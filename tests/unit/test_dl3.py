@@ -136,7 +136,7 @@ def test_sample_obs_row_values_and_units(sample_runs, sample_collection):
         "energy_min", "energy_max", "em_min", "em_max", "s_ra", "s_dec", "s_fov",
         "s_region_vertices", "s_region_origin", "s_resolution", "s_ref_energy", "s_ref_oaa", "t_intervals", "gti_count",
         "tracking_mode", "scan_mode", "pointing_mode", "analysis_mode", "messenger_name",
-        "messenger_pdgid", "irf_types", "owner", "embargo", "problems", "calib_level"}
+        "messenger_pdgid", "irf_types", "owner", "embargo", "obs_release_date", "problems", "calib_level"}
     assert row["access_path"] == str(sample_path("023523"))
     assert row["obs_title"] == "H.E.S.S. DL3 DR1 run 23523 (Crab Nebula)"
     assert row["obs_collection"] == "HESS-DL3-DR1"

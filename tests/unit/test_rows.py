@@ -172,13 +172,15 @@ def test_obs_row_derives_galactic_pointing(tmp_path, collection):
 
 
 def test_obs_row_title_and_collection_values(tmp_path):
-    coll = make_collection(tmp_path, owner="hess", embargo=datetime.date(2030, 1, 1),
+    coll = make_collection(tmp_path, owner="hess", release=datetime.date(2030, 1, 1),
                            facility_name=None)
     path = synth.write_event_list(tmp_path / "r.fits", obs_id="ABC-1", object_name="Vela X")
     row = rows.obs_row(dl3.read_run(path, coll), coll, "acc/ref")
     assert row["obs_title"] == "Synthetic DL3 run ABC-1 (Vela X)"
     assert row["facility_name"] == "HESS"  # from TELESCOP when not configured
-    assert (row["accref"], row["owner"], str(row["embargo"])) == ("acc/ref", "hess", "2030-01-01")
+    # DaCHS's products embargo is the last proprietary day
+    assert (row["accref"], row["owner"], str(row["embargo"])) == ("acc/ref", "hess", "2029-12-31")
+    assert row["obs_release_date"] == datetime.datetime(2030, 1, 1)
     assert row["obs_id"] == "ABC-1"
 
 
