@@ -9,8 +9,10 @@
     session per ADQL query with table aliases instead of four (every TAP
     query of the site), 400s instead of 500s for non-UTF-8 arguments to
     hess_dr's DataLink services, DataLink 1.1 and the SODA descriptor in
-    TAP results of hess_dr's tables, and DataLink 1.1 (not 1.0) declared in
-    the registry records of hess_dr's collections.
+    TAP results of hess_dr's tables, DataLink 1.1 (not 1.0) declared in
+    the registry records of hess_dr's collections, and 403 (not a new login
+    challenge) from /getproduct for a logged-in user outside the owner
+    group of a hess_dr file.
   </meta>
   <meta name="subject">virtual-observatories</meta>
   <LOOP>

@@ -118,12 +118,35 @@ def absolute_copy(source: str | os.PathLike, dest: str | os.PathLike) -> Path:
     document = yaml.safe_load(source.read_text(encoding="utf-8"))
     base = hess_config.shipped_default_resdir(source) or source.parent
     for entry in (document or {}).get("collections") or []:
-        if isinstance(entry, dict) and entry.get("data_dir"):
-            path = Path(str(entry["data_dir"])).expanduser()
-            entry["data_dir"] = str(path if path.is_absolute() else (base / path).resolve())
-    _write(dest, document, f"copied from {source}, data_dir made absolute")
+        for key in ("data_dir", "runs_file"):
+            if isinstance(entry, dict) and entry.get(key):
+                path = Path(str(entry[key])).expanduser()
+                entry[key] = str(path if path.is_absolute() else (base / path).resolve())
+    _write(dest, document, f"copied from {source}, data_dir and runs_file made absolute")
     _validate(dest)
     return Path(dest)
+
+
+def owner_groups(config: hess_config.Config) -> list[str]:
+    """The owner groups a configuration names (collections and runs)."""
+    groups = {collection.owner for collection in config.collections}
+    groups |= {rights.owner for collection in config.collections
+               for rights in collection.runs.values()}
+    return sorted(group for group in groups if group)
+
+
+def create_demo_users(inst, config: hess_config.Config) -> list[tuple[str, str, str]]:
+    """For each owner group of ``config``, a DaCHS user ``<group>-demo`` with
+    the password ``<group>-demo`` in that group (demo instances only: the
+    password is public).  Returns (user, password, group) triples."""
+    users = []
+    for group in owner_groups(config):
+        user = password = f"{group}-demo"
+        if inst.run_dachs("adm", "adduser", user, password, check=False).returncode:
+            inst.run_dachs("adm", "changeuser", user, password)  # exists: reset
+        inst.run_dachs("adm", "addtogroup", user, group, check=False)  # may be in it
+        users.append((user, password, group))
+    return users
 
 
 def event_file_groups(data_dir: Path) -> dict:

@@ -298,3 +298,19 @@ def _did_cached(service, obs_id):
     if obs_id not in _DIDS:
         _DIDS[obs_id] = _did(service, obs_id)
     return _DIDS[obs_id]
+
+
+def test_demo_users_for_every_owner_group(service):
+    """make demo's users: <group>-demo with password <group>-demo, in the
+    group, for every owner group of the configuration (created twice: the
+    second run resets them)."""
+    from hess_dr import config as hess_config
+    from hess_dr_dev import democonfig
+    configuration = hess_config.load(service.config_path)
+    assert democonfig.owner_groups(configuration) == ["hessteam"]
+    for _ in range(2):
+        assert democonfig.create_demo_users(service.instance, configuration) == [
+            ("hessteam-demo", "hessteam-demo", "hessteam")]
+    url = dict(_paths(service, EMBARGOED))["psf"]
+    assert _get(url, auth=("hessteam-demo", "hessteam-demo")).status_code == 200
+    assert _get(url, auth=("hessteam-demo", "wrong")).status_code == 401

@@ -81,8 +81,9 @@ def test_every_column_has_description_and_ucd(tap):
         " WHERE table_name IN ('hess_dr.obs_index', 'hess_dr.gti', 'ivoa.obscore_hea')",
         maxrec=1000).to_table()
     # obs_index and gti (80, + s_ra, s_dec, s_region_origin, source_path,
-    # source_mtime), obscore_hea (17)
-    assert len(table) == 85 + 17
+    # source_mtime, obs_release_date), obscore_hea (17 + data_rights,
+    # obs_release_date)
+    assert len(table) == 86 + 19
     without_ucd = set()
     for row in table:
         assert str(row["description"]).strip(), row["column_name"]
