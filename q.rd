@@ -80,7 +80,23 @@
           chr(37), chr(37) || '25'), '&amp;', chr(37) || '26'), '+', chr(37) || '2B'),
           '#', chr(37) || '23'), ' ', chr(37) || '20')"
       createDIDIndex="False"
-      >//obscore#publish</mixin>
+      >//obscore#publish<LOOP>
+        <!-- data_rights and obs_release_date, where the site's operator
+        added them to ivoa.obscore (res/obscore-rights.rd, DaCHS's
+        userconfig mechanism); without, DaCHS 2.7's ObsCore has no such
+        columns and ivoa.obscore_hea carries them -->
+        <codeItems>
+          if "dataRights" in {par.key for par in
+              base.resolveCrossId("//obscore#publish").pars}:
+            yield {}
+        </codeItems>
+        <events>
+          <dataRights>CASE WHEN owner IS NULL
+            OR obs_release_date &lt;= (now() AT TIME ZONE 'UTC')
+            THEN 'public' ELSE 'proprietary' END</dataRights>
+          <obsReleaseDate>obs_release_date</obsReleaseDate>
+        </events>
+      </LOOP></mixin>
 
     <index columns="obs_id"/>
     <index columns="t_min"/>

@@ -591,6 +591,11 @@ authority: {inst.authority}
 #: RD whose STREAM ``tapexamples`` holds hess_dr's TAP examples; the
 #: instance's etc/userconfig.rd feeds it into DaCHS's TAP service.
 EXAMPLES_RD = "hess_dr/examples"
+#: RD whose STREAMs add data_rights and obs_release_date to ivoa.obscore
+#: (DaCHS's ObsCore extension through etc/userconfig.rd).
+OBSCORE_RIGHTS_RD = "hess_dr/obscorerights"
+#: What state["obscore"] records once //obscore is imported with them.
+OBSCORE_STATE = "with data_rights"
 
 #: An offline stand-in for the IVOA UAT (http://www.ivoa.net/rdf/uat):
 #: the terms hess_dr's configurations and DaCHS's own records use, with
@@ -676,10 +681,21 @@ def _write_site_files(inst: Instance, site: dict) -> None:
     (etc / "userconfig.rd").write_text(f"""\
 <!-- Site customisation of a private DaCHS instance, written by
 hess_dr_dev.instance: DaCHS's TAP service shows hess_dr's TAP examples
-(/tap/examples), kept in the RD {EXAMPLES_RD}. -->
+(/tap/examples), kept in the RD {EXAMPLES_RD}, and ivoa.obscore has
+ObsCore 1.1's data_rights and obs_release_date. -->
 <resource schema="__system">
   <STREAM id="tapexamples">
     <FEED source="{EXAMPLES_RD}#tapexamples"/>
+  </STREAM>
+  <!-- data_rights and obs_release_date in ivoa.obscore ({OBSCORE_RIGHTS_RD}) -->
+  <STREAM id="obscore-extracolumns">
+    <FEED source="{OBSCORE_RIGHTS_RD}#columns"/>
+  </STREAM>
+  <STREAM id="obscore-extrapars">
+    <FEED source="{OBSCORE_RIGHTS_RD}#pars"/>
+  </STREAM>
+  <STREAM id="obscore-extraevents">
+    <FEED source="{OBSCORE_RIGHTS_RD}#events"/>
   </STREAM>
 </resource>
 """)
@@ -832,9 +848,14 @@ def create_or_reuse(root: str | os.PathLike, port: int, dbname: str,
     for name, path in (other_resdirs or {}).items():
         _link_resdir(inst.root / "inputs" / name, Path(path).resolve())
 
-    if not state.get("obscore"):
+    if state.get("obscore") != OBSCORE_STATE:
         inst.run_dachs("imp", "//obscore")
-        state["obscore"] = True
+        if state.get("obscore"):
+            # ObsCore's columns changed on an instance in use: DaCHS's recipe
+            # (the contributors' SQL fragments again, then the view)
+            inst.run_dachs("imp", "//obscore", "refreshAfterSchemaUpdate")
+            inst.run_dachs("imp", "//obscore")
+        state["obscore"] = OBSCORE_STATE
         _save_state(root, state)
     if not state.get("useruws"):
         # the jobs table of user UWSes (hess_dr/q's analysis service)

@@ -91,11 +91,15 @@ def _get(url, auth=None, **kwargs):
 def test_obscore_and_obs_index_show_every_run_with_its_rights(service):
     tap = pyvo.dal.TAPService(service.tap_url)
     rows = tap.run_sync(
-        "SELECT o.obs_id, h.data_rights, h.obs_release_date, i.owner"
+        "SELECT o.obs_id, o.data_rights, o.obs_release_date, i.owner,"
+        " h.data_rights AS hea_rights, h.obs_release_date AS hea_release"
         " FROM ivoa.obscore AS o JOIN ivoa.obscore_hea AS h USING (obs_publisher_did)"
         " JOIN hess_dr.obs_index AS i USING (obs_publisher_did) ORDER BY o.obs_id").to_table()
     got = {str(r["obs_id"]): (str(r["data_rights"]), str(r["obs_release_date"])[:10],
                               str(r["owner"])) for r in rows}
+    # ivoa.obscore (the site's ObsCore extension) and ivoa.obscore_hea agree
+    assert all((r["data_rights"], str(r["obs_release_date"])) == (
+        r["hea_rights"], str(r["hea_release"])) for r in rows)
     assert got == {"20136": ("proprietary", RELEASE, "hessteam"),
                    "23523": ("proprietary", RELEASE, "hessteam"),
                    # observed 2004-12-04 (UTC), proprietary for one year
