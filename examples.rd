@@ -56,6 +56,22 @@ computed from MJD 51544.5 = 2000-01-01T12:00).
   ORDER BY obs_year
     ]]></meta>
 
+    <meta name="_example" title="Which data may be downloaded today"><![CDATA[
+Metadata are public; the data of a proprietary run only for the members
+of its owner group until its release.  :taptable:`ivoa.obscore_hea` says
+which runs anyone may download now (``data_rights``, evaluated when the
+query runs) and from when (``obs_release_date``, NULL for runs public
+from the start); :taptable:`hess_dr.obs_index` names the ``owner`` group.
+
+.. tapquery::
+
+  SELECT h.data_rights, COUNT(*) AS runs, MIN(h.obs_release_date) AS first_release,
+    MAX(o.t_exptime) / 3600 AS longest_run_h
+  FROM ivoa.obscore AS o JOIN ivoa.obscore_hea AS h
+    ON o.obs_publisher_did = h.obs_publisher_did
+  GROUP BY h.data_rights
+    ]]></meta>
+
     <meta name="_example" title="Runs with good time at an instant"><![CDATA[
 Which run was taking good data at a given moment (MJD UTC), from the
 good time intervals in :taptable:`hess_dr.gti` (``t_start``, ``t_stop`` in

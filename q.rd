@@ -1155,11 +1155,18 @@ Search the published runs.  Leave a field empty not to constrain it.
               title=data)["DataLink"]
           </formatter>
         </outputField>
-        <outputField name="preview" type="text" select="obs_publisher_did"
+        <!-- NULL for proprietary runs (hess_dr.access.is_public): their
+        previews would answer a browser with a login prompt per image -->
+        <outputField name="preview" type="text" select="CASE WHEN owner IS NULL
+              OR obs_release_date &lt;= (now() AT TIME ZONE 'UTC')
+            THEN obs_publisher_did END"
             tablehead="Preview" ucd="meta.ref.url;meta.preview" verbLevel="1"
-            description="Counts map of the run (PNG, from the products service)">
+            description="Counts map of the run (PNG, from the products service;
+              none for proprietary runs)">
           <formatter>
             import urllib.parse
+            if data is None:
+              return T.span(class_="hessdr-proprietary")["proprietary"]
             url = base.makeAbsoluteURL("/hess_dr/q/prod/dlget?PRODUCT=preview-image&amp;ID="
               + urllib.parse.quote(data, safe=""))
             # loaded one after another by the page's script (res/search.html);

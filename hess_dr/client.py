@@ -386,6 +386,7 @@ def _download_run(row, did, data_dir, dest_dir, session, datalink_url, calibrati
                   used_names, terms) -> dict:
     notes: list[str] = []
     links: list[_Link] = []
+    errors: list[str] = []
     try:
         datalink = _datalink_for_row(row, did, datalink_url, session)
     except Exception as exc:  # pyvo raises DALServiceError, DALFormatError, HTTP errors
@@ -408,6 +409,10 @@ def _download_run(row, did, data_dir, dest_dir, session, datalink_url, calibrati
         source = package[0]
         notes.append("no #this link: event list taken from the #package link")
     else:
+        refusals = [message for message in errors
+                    if message.startswith(("AuthenticationFault", "AuthorizationFault"))]
+        if refusals:  # proprietary data: say why rather than fail on the file
+            raise DownloadError(f"{did}: {refusals[0]}")
         access_url = _value(row, "access_url")
         access_format = (_value(row, "access_format") or "").replace(" ", "").lower()
         if not access_url or access_format == DATALINK_MIME:

@@ -318,3 +318,17 @@ def test_demo_users_for_every_owner_group(service):
     url = dict(_paths(service, EMBARGOED))["psf"]
     assert _get(url, auth=("hessteam-demo", "hessteam-demo")).status_code == 200
     assert _get(url, auth=("hessteam-demo", "wrong")).status_code == 401
+
+
+def test_the_client_downloads_for_members_and_says_why_not_to_others(service, tmp_path):
+    from hess_dr import client
+    query = f"SELECT * FROM ivoa.obscore WHERE obs_id='{EMBARGOED}'"
+    with pytest.raises(client.DownloadError,
+                       match=f"AuthenticationFault: proprietary data until {RELEASE}"):
+        client.download_datasets(pyvo.dal.TAPService(service.tap_url).run_sync(query),
+                                 tmp_path / "anonymous")
+    session = requests.Session()
+    session.auth = MEMBER
+    results = pyvo.dal.TAPService(service.tap_url, session=session).run_sync(query)
+    downloads = client.download_datasets(results, tmp_path / "member", session=session)
+    assert [d["obs_id"] for d in downloads] == [EMBARGOED]
