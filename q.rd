@@ -472,7 +472,7 @@
         # Deleting an obs_index row also deletes its GTI rows (foreign key)
         # and its dc.products row (DaCHS's products rule).  Short on purpose:
         # DaCHS compiles this script again for every file.
-        from hess_dr import config, importlog, sources
+        from hess_dr import config, importlog, rows, sources
         for path in sources.paths_to_forget(sourceToken, base.getConfig("inputsDir"),
             newly_created=table.newlyCreated,
             imported_paths=lambda: [r[0] for r in table.connection.query(
@@ -483,22 +483,13 @@
             "DELETE FROM \schema.obs_index WHERE source_path=%(path)s", {"path": path})
           if sourceToken == sources.PRUNE_TOKEN and importlog.current():
             importlog.current().record_removed(path, base.getConfig("inputsDir"))
-      </script>
-      <script type="postCreation" lang="python" notify="False"
-          name="apply the release rules to every stored run">
-        # Files unchanged since the last import are not read again; this
-        # applies the configuration's current owners and release rules to
-        # their runs too (the services decide from what is stored).
-        from hess_dr import config, rows
-        for change in rows.rights_changes(
-            table.connection.queryToDicts("SELECT accref, collection, obs_id,"
-              " t_min, owner, embargo, obs_release_date FROM \schema.obs_index"),
-            config.load(resdir=table.tableDef.rd.resdir)):
-          for target in ("\schema.obs_index", "dc.products"):
-            table.connection.execute(f"UPDATE {target} SET owner=%(owner)s,"
-              " embargo=%(embargo)s WHERE accref=%(accref)s", change)
-          table.connection.execute("UPDATE \schema.obs_index SET"
-            " obs_release_date=%(obs_release_date)s WHERE accref=%(accref)s", change)
+        if sourceToken == sources.PRUNE_TOKEN and not table.newlyCreated:
+          # files not read again get the configuration's current owners
+          # and release rules too (the services decide from what is stored)
+          changed = rows.refresh_rights(table.connection,
+            config.load(resdir=table.tableDef.rd.resdir), "\schema.obs_index")
+          if changed:
+            base.ui.notifyInfo(f"hess_dr: owner or release changed for {changed} run(s)")
       </script>
     </make>
 

@@ -309,6 +309,36 @@ def rights_changes(stored: Iterable[dict], config) -> list[dict]:
     return changes
 
 
+def refresh_rights(connection, config, table: str = "hess_dr.obs_index") -> int:
+    """Apply the configuration's current owners and release rules to the
+    runs stored in ``table`` and in DaCHS's products table (for runs whose
+    files an incremental import does not read again).
+
+    Parameters
+    ----------
+    connection
+        A DaCHS connection (``queryToDicts``, ``execute``).
+    config : hess_dr.config.Config
+    table : str
+        The obs_index table.
+
+    Returns
+    -------
+    int
+        How many runs changed.
+    """
+    changes = rights_changes(connection.queryToDicts(
+        f"SELECT accref, collection, obs_id, t_min, owner, embargo, obs_release_date"
+        f" FROM {table}"), config)
+    for change in changes:
+        connection.execute(f"UPDATE {table} SET owner=%(owner)s, embargo=%(embargo)s,"
+                           " obs_release_date=%(obs_release_date)s WHERE accref=%(accref)s",
+                           change)
+        connection.execute("UPDATE dc.products SET owner=%(owner)s, embargo=%(embargo)s"
+                           " WHERE accref=%(accref)s", change)
+    return len(changes)
+
+
 def gti_rows(run: Run) -> list[dict]:
     """The ``hess_dr.gti`` rows of a run, one per good time interval."""
     t_start = run.times.mjd("gti_start", PUBLISHED_SCALE)

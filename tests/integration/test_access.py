@@ -332,3 +332,52 @@ def test_the_client_downloads_for_members_and_says_why_not_to_others(service, tm
     results = pyvo.dal.TAPService(service.tap_url, session=session).run_sync(query)
     downloads = client.download_datasets(results, tmp_path / "member", session=session)
     assert [d["obs_id"] for d in downloads] == [EMBARGOED]
+
+
+def _psql(service, sql):
+    import subprocess
+    return subprocess.run(["psql", "-d", service.instance.dbname, "-v", "ON_ERROR_STOP=1",
+                           "-Atqc", sql], check=True, capture_output=True, text=True).stdout
+
+
+def test_a_run_is_public_on_its_release_day_without_reimport(service):
+    """What the import stored is compared with today on every request: a
+    run whose stored release day is today is public now (the stored dates
+    are moved here, as time would move them)."""
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    url = dict(_paths(service, "20136"))["psf"]
+    access_url = dict(_paths(service, "20136"))["access_url"]
+    assert _get(url).status_code == 401 and _get(access_url).status_code == 401
+    _psql(service, f"UPDATE hess_dr.obs_index SET obs_release_date='{today}' WHERE obs_id='20136';"
+                   f" UPDATE dc.products SET embargo='{today - datetime.timedelta(days=1)}'"
+                   " WHERE accref=(SELECT accref FROM hess_dr.obs_index WHERE obs_id='20136')")
+    try:
+        assert _get(url).status_code == 200 and _get(access_url).status_code == 200
+        tap = pyvo.dal.TAPService(service.tap_url)
+        assert str(tap.run_sync("SELECT data_rights FROM ivoa.obscore_hea NATURAL JOIN"
+                                " ivoa.obscore WHERE obs_id='20136'")[0]["data_rights"]) == "public"
+    finally:
+        _psql(service, f"UPDATE hess_dr.obs_index SET obs_release_date='{RELEASE}'"
+                       " WHERE obs_id='20136'; UPDATE dc.products SET embargo='2099-12-31'"
+                       " WHERE accref=(SELECT accref FROM hess_dr.obs_index WHERE obs_id='20136')")
+    assert _get(url).status_code == 401
+
+
+def test_a_changed_rule_applies_to_stored_runs_at_the_next_import(service):
+    """No file changed, the configuration did: `dachs imp` applies the new
+    rule to the runs it does not read again."""
+    config = yaml.safe_load(service.config_path.read_text())
+    original = service.config_path.read_text()
+    config["collections"][0]["runs"][20136] = {"release": "2004-06-01"}
+    service.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    try:
+        service.instance.run_dachs("imp", "hess_dr/q")
+        assert _psql(service, "SELECT obs_release_date::date, p.embargo FROM hess_dr.obs_index"
+                              " JOIN dc.products AS p USING (accref) WHERE obs_id='20136'"
+                     ).strip() == "2004-06-01|2004-05-31"
+        assert _get(dict(_paths(service, "20136"))["access_url"]).status_code == 200
+    finally:
+        service.config_path.write_text(original)
+        service.instance.run_dachs("imp", "hess_dr/q")
+    assert _psql(service, "SELECT obs_release_date::date FROM hess_dr.obs_index"
+                          " WHERE obs_id='20136'").strip() == RELEASE

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+import types
 from fractions import Fraction
 
 import numpy as np
@@ -12,6 +13,7 @@ from astropy.coordinates.angle_utilities import offset_by
 from astropy.time import Time
 
 from hess_dr_dev import synthetic as synth
+from hess_dr import access
 from unit_support import make_collection
 from hess_dr import dl3, rows
 
@@ -198,3 +200,24 @@ def test_gti_rows_of_several_intervals(tmp_path, collection):
     assert got[1]["t_stop"] == pytest.approx((epoch_utc + 900 * u.s).mjd, abs=1e-9)
     moc = rows.obs_row(run, collection, "a")["t_intervals"]
     assert len(moc[4:].split(" ")) == 2
+
+
+def test_rights_changes_are_the_runs_whose_rule_changed(tmp_path):
+    """Stored runs get the configuration's current owner and release (an
+    incremental import does not read their files again)."""
+    coll = make_collection(tmp_path, owner="hessteam", release=access.Period(1, "year"),
+                           runs={"2": access.RunRights(release=datetime.date(2100, 1, 1))})
+    config = types.SimpleNamespace(collections=(coll,))
+    t_min = 53343.9  # 2004-12-04
+    current = rows.rights_columns(coll, "1", t_min)
+    assert current == {"owner": "hessteam", "embargo": datetime.date(2005, 12, 3),
+                       "obs_release_date": datetime.datetime(2005, 12, 4)}
+    stored = [{"accref": "a1", "collection": coll.name, "obs_id": "1", "t_min": t_min,
+               **current},
+              {"accref": "a2", "collection": coll.name, "obs_id": "2", "t_min": t_min,
+               **current},
+              {"accref": "gone", "collection": "removed", "obs_id": "3", "t_min": t_min,
+               "owner": None, "embargo": None, "obs_release_date": None}]
+    assert rows.rights_changes(stored, config) == [
+        {"accref": "a2", "owner": "hessteam", "embargo": datetime.date(2099, 12, 31),
+         "obs_release_date": datetime.datetime(2100, 1, 1)}]
