@@ -533,6 +533,9 @@ def _read_open_file(path: Path, file_size: int, hdus, collection: Collection,
         raise DL3Error(path, f"EVENTS header: {exc}") from None
 
     gti_met = _read_gti(path, hdus, time_ref, collection, problems)
+    # (read before the events: an unparsable card, e.g. TSTART = NaN, which
+    # Gammapy refuses too, raises here before anything rewrites the header)
+    header_times = _float(look.get("TSTART")), _float(look.get("TSTOP"))
     # (a GTI table the reader ignores is not the run's either for the services)
     gti_position = None if gti_met is None else find_hdu_index(hdus, "GTI", GTI_EXTNAMES)
 
@@ -545,7 +548,7 @@ def _read_open_file(path: Path, file_size: int, hdus, collection: Collection,
     table = event_table.EventTable.from_hdulist(hdus, layout)
     energy_min, energy_max, event_count = _energy_range(path, table, problems)
 
-    tstart, tstop = _run_bounds(path, look, gti_met, table, problems)
+    tstart, tstop = _run_bounds(path, header_times, gti_met, table, problems)
     if gti_met is None:
         gti_met = np.array([tstart]), np.array([tstop])
         problems.append("no GTI table: one interval TSTART-TSTOP assumed"
@@ -893,10 +896,11 @@ def _read_gti(path, hdus, events_ref: TimeReference, collection, problems):
     return start[order], stop[order]
 
 
-def _run_bounds(path, look: _Lookup, gti_met, table, problems) -> tuple[float, float]:
-    """TSTART and TSTOP (MET): the header's, else (missing or TSTOP before
-    TSTART) the GTI bounds, else the first and last event TIME."""
-    tstart, tstop = _float(look.get("TSTART")), _float(look.get("TSTOP"))
+def _run_bounds(path, header_times, gti_met, table, problems) -> tuple[float, float]:
+    """TSTART and TSTOP (MET): the header's (``header_times``), else (missing
+    or TSTOP before TSTART) the GTI bounds, else the first and last event
+    TIME."""
+    tstart, tstop = header_times
     if tstart is not None and tstop is not None:
         if tstop >= tstart:
             return tstart, tstop

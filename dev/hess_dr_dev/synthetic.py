@@ -747,6 +747,14 @@ def _rename_gti_start(path: Path) -> None:
         hdus["GTI"].columns.change_name("START", "T_BEGIN")
 
 
+def _unparsable_tstart(path: Path) -> None:
+    """Overwrite the EVENTS TSTART card with ``TSTART = NaN`` (not a FITS value)."""
+    data = bytearray(path.read_bytes())
+    offset = next(i for i in range(0, len(data), 80) if data[i:i + 9] == b"TSTART  =")
+    data[offset:offset + 80] = f"{'TSTART':<8}= {'NaN':>20}".ljust(80).encode()
+    path.write_bytes(bytes(data))
+
+
 def _irfs_beside(path: Path) -> None:
     """IRFs in their own file, named by an hdu-index beside the event list."""
     irf_name = "irfs_" + path.name
@@ -807,6 +815,8 @@ QUIRKS: dict[str, Quirk] = {
                                           "gti": None}),
     "tstop-before-tstart": Quirk("run-times", "TSTOP before TSTART (a GTI table)",
                                  {"header_overrides": {"TSTOP": _T0 - 1000.0}}),
+    "tstart-unparsable": Quirk("run-times", "TSTART = NaN (not a FITS value)", {},
+                               _unparsable_tstart, suffix=".fits"),
     "no-times-no-events": Quirk("run-times", "no TSTART/TSTOP, no GTI table, no events",
                                 {"header_overrides": {"TSTART": None, "TSTOP": None},
                                  "gti": None, "energies": [] * u.TeV, "times": []}),

@@ -297,6 +297,27 @@ def build(root: Path) -> list[Case]:
     events(f"{d}/duplicate_b.fits", obs_id=777777, seed=5)
     add("duplicate OBS_ID (first file)", f"{d}/duplicate_a.fits", IMPORTED, None, 777777)
     add("duplicate OBS_ID (second file)", f"{d}/duplicate_b.fits", IMPORTED, None, 777777)
+
+    # ---- quirks of files Gammapy 1.3 reads (synthetic.QUIRKS; one folder
+    # each, as one of them brings an hdu-index) ---------------------------
+    d = "quirks"
+    quirk = synth.QUIRK_OBS_ID
+    for name, outcome, reason in [
+        ("timeunit-not-time", IMPORTED, "TIMEUNIT 'm' is not a time unit: seconds assumed"),
+        ("tstart-tstop-missing-no-gti", IMPORTED,
+         "TSTART/TSTOP missing and no GTI table: taken from the first and last event TIME"),
+        ("gti-no-start-stop", IMPORTED, "GTI table 'GTI' has no START/STOP columns: ignored"),
+        ("ra-pnt-negative", IMPORTED, "RA_PNT -10.0 is out of range [0, 360] deg"),
+        ("irfs-separate-file", IMPORTED, None),
+        ("columns-lowercase", IMPORTED, None),
+        ("energy-eunit-only", IMPORTED, None),
+        ("events-other-extname", IMPORTED, None),
+        ("mjdref-only", IMPORTED, None),
+        ("energy-no-unit", REJECTED, "ENERGY column has no unit (TUNIT, EUNIT)"),
+    ]:
+        path = synth.write_quirk(root / d / name, name)
+        add(f"quirk {name}", path.relative_to(root), outcome, reason,
+            quirk if outcome == IMPORTED else None)
     return cases
 
 

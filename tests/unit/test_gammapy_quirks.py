@@ -315,6 +315,7 @@ def test_compression_quirks(tmp_path, name):
     ("mjdref-missing", "warning", "MJDREFI/MJDREFF and MJDREF are missing"),
     ("mjdrefi-text", "warning", "MJDREFI='soon' is not a number"),
     ("timesys-unknown", "warning", "TIMESYS='XYZ' is not a supported time scale"),
+    ("tstart-unparsable", "warning", "malformed FITS content: Unparsable card (TSTART)"),
     ("energy-no-unit", "warning", "ENERGY column has no unit (TUNIT, EUNIT) and none is"
      " configured"),
     ("energy-not-an-energy", "warning", "ENERGY unit 'deg' is not an energy unit"),
