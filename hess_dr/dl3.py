@@ -30,7 +30,7 @@ from . import index as gadf_index
 from .config import Collection
 from .layout import MAX_STORED_GTIS, QUANTITIES, FileStamp, Layout
 from .timeref import (TIME_KEYWORDS, RunTimes, TimeReference, TimeRefError,
-                      convert_together, time_reference)
+                      convert_together, is_time_unit, time_reference)
 from .values import finite_float as _float
 from .values import text as _text
 
@@ -522,7 +522,7 @@ def _read_open_file(path: Path, file_size: int, hdus, collection: Collection,
             time_keywords["TIMESYS"] = "TT"
             problems.append("TIMESYS missing: TT assumed, as Gammapy does (configure"
                             " defaults: timesys: to say otherwise)")
-    if not _is_time_unit(time_keywords.get("TIMEUNIT")):
+    if not is_time_unit(time_keywords.get("TIMEUNIT")):
         # Gammapy counts event TIMEs in seconds whatever TIMEUNIT says
         problems.append(f"TIMEUNIT {_text(time_keywords['TIMEUNIT'])!r} is not a time unit:"
                         " seconds assumed, as Gammapy does")
@@ -806,18 +806,6 @@ def _jsonable(values: dict) -> dict:
             value = str(value)
         out[key] = value
     return out
-
-
-def _is_time_unit(value) -> bool:
-    """Whether a TIMEUNIT value is missing (seconds) or a unit of time."""
-    name = _text(value)
-    if name is None:
-        return True
-    try:
-        u.Unit(name).to(u.s)
-    except (ValueError, TypeError, u.UnitConversionError):
-        return False
-    return True
 
 
 def _merged_time_header(header, look: _Lookup) -> dict:

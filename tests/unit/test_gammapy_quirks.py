@@ -308,7 +308,7 @@ def test_compression_quirks(tmp_path, name):
 # Gammapy refuses it too: skipped, with a message naming the file and why
 # ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, level, reason", [
+REFUSED = [
     ("no-events-table", "info", "no EVENTS table (HDUs: PRIMARY, EVTS, GTI)"),
     ("energy-missing", "warning", "EVENTS table has no ENERGY column"),
     ("time-missing", "warning", "EVENTS table has no TIME column"),
@@ -319,7 +319,10 @@ def test_compression_quirks(tmp_path, name):
     ("energy-no-unit", "warning", "ENERGY column has no unit (TUNIT, EUNIT) and none is"
      " configured"),
     ("energy-not-an-energy", "warning", "ENERGY unit 'deg' is not an energy unit"),
-])
+]
+
+
+@pytest.mark.parametrize("name, level, reason", REFUSED)
 def test_refused_by_gammapy_too(tmp_path, name, level, reason):
     path = synth.write_quirk(tmp_path, name)
     gammapy = Gammapy(path)
@@ -376,3 +379,31 @@ def test_every_quirk_is_tested():
     source = inspect.getsource(sys.modules[__name__])
     untested = [name for name in synth.QUIRKS if f'"{name}"' not in source]
     assert not untested
+
+
+@pytest.mark.parametrize("name", sorted(set(synth.QUIRKS) - {name for name, _, _ in REFUSED}
+                                        - {"no-times-no-events"}))
+def test_cutouts_of_published_quirk_files_are_read_by_gammapy(tmp_path, name):
+    """The services start from what the reader decided: a cutout (1-10 TeV:
+    the 2 TeV event) of every published quirk file is a GADF event list
+    Gammapy reads, times and GTIs included, even where the file itself has
+    MJDREF only or a TIMEUNIT that is not a time unit."""
+    from gammapy.data import GTI, EventList
+    from hess_dr import cutout, dl3
+    from hess_dr.soda import parse_cutout
+    path = synth.write_quirk(tmp_path, name)
+    run = dl3.read_run(path, make_collection(tmp_path, defaults={}), resolve_psf=False)
+    out = tmp_path / "cutout.fits"
+    out.write_bytes(cutout.cutout_bytes(run, parse_cutout({"ENERGY": "1 10"})))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        events = EventList.read(out)
+        gti = GTI.read(out)
+    expected = 0 if run.energy_min is None else 1
+    assert len(events.table) == expected
+    if expected:
+        assert events.energy.to_value(u.TeV)[0] == pytest.approx(2.0, rel=1e-6)
+        assert events.time[0].utc.mjd == pytest.approx(utc_mjd(T0 + 800.0), abs=1e-9) \
+            or run.time_ref.timesys != "TT"
+    assert len(gti.table) == len(run.gti)
+    assert gti.time_start[0].utc.mjd == pytest.approx(run.gti.start[0].utc.mjd, abs=1e-9)
