@@ -138,8 +138,10 @@ def _published(instance) -> dict[str, tuple[str, str, int, str]]:
 
 def test_the_folder_is_hostile_enough(hostile):
     bad = [c for c in hostile.cases if c.outcome != hi.IMPORTED]
+    # odd files Gammapy reads: published with a problem noted
+    odd = [c for c in hostile.cases if c.outcome == hi.IMPORTED and c.reason]
     good = [c for c in hostile.cases if c.name.startswith("good ")]
-    assert len(bad) >= 25 and len(good) >= 3
+    assert len(bad) >= 20 and len(odd) >= 15 and len(good) >= 3
     assert len({c.name for c in hostile.cases}) == len(hostile.cases)
     assert len({c.path.parent for c in hostile.cases}) >= 6  # nested folders
 
