@@ -491,6 +491,11 @@ def _read_open_file(path: Path, file_size: int, hdus, collection: Collection,
         raise NotAnEventList(path, "GADF index file, not an event list (used for metadata)")
     events_position = find_hdu_index(hdus, "EVENTS", EVENTS_EXTNAMES)
     events = None if events_position is None else hdus[events_position]
+    if isinstance(events, fits.TableHDU):  # (Gammapy reads it; a rare form)
+        raise DL3Error(path, f"the EVENTS table (HDU {events_position}) is an ASCII table"
+                             " (XTENSION 'TABLE'): hess_dr reads binary tables (BINTABLE)"
+                             " only; convert it, e.g. with astropy's"
+                             " fits.BinTableHDU(Table.read(hdu))")
     if events is None or not isinstance(events, fits.BinTableHDU):
         names = ", ".join(str(h.name) for h in hdus)
         raise NotAnEventList(path, f"no EVENTS table (HDUs: {names})")

@@ -755,6 +755,25 @@ def _unparsable_tstart(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
+def _ascii_events(path: Path) -> None:
+    """Rewrite the EVENTS binary table as an ASCII table (XTENSION 'TABLE')."""
+    formats = {"D": "D25.17", "E": "E15.7", "K": "I20"}
+    with fits.open(path) as hdus:
+        events = hdus["EVENTS"]
+        columns = [fits.Column(c.name, formats[c.format], unit=c.unit, array=events.data[c.name])
+                   for c in events.columns]
+        table = fits.TableHDU.from_columns(columns, name="EVENTS")
+        for card in events.header.cards:
+            if card.keyword not in table.header and not re.match(
+                    r"^(T(TYPE|FORM|UNIT)\d+|NAXIS\d*|XTENSION|BITPIX|PCOUNT|GCOUNT|TFIELDS)$",
+                    card.keyword):
+                table.header[card.keyword] = (card.value, card.comment)
+        hdulist = fits.HDUList([hdus[0].copy(), table] + [h.copy() for h in hdus[2:]])
+        data = io.BytesIO()
+        hdulist.writeto(data)
+    path.write_bytes(data.getvalue())
+
+
 def _irfs_beside(path: Path) -> None:
     """IRFs in their own file, named by an hdu-index beside the event list."""
     irf_name = "irfs_" + path.name
@@ -784,6 +803,8 @@ QUIRKS: dict[str, Quirk] = {
                                   {"header_overrides": {"EXTNAME": "EVTS"}}),
     "no-events-table": Quirk("events-hdu", "IRFs only, no EVENTS table",
                              {"header_overrides": {"EXTNAME": "EVTS", "HDUCLAS1": "OTHER"}}),
+    "events-ascii-table": Quirk("events-hdu", "EVENTS as an ASCII table (XTENSION 'TABLE')",
+                                {}, _ascii_events, suffix=".fits"),
     "obs-id-missing": Quirk("events-hdu", "no OBS_ID", {"header_overrides": {"OBS_ID": None}}),
     # the time reference
     "timesys-missing": Quirk("time-reference", "no TIMESYS",

@@ -358,6 +358,18 @@ def test_hess_dr_reads_what_gammapy_cannot(tmp_path, name, gammapy_error, proble
     assert obs["t_max"] == pytest.approx(utc_mjd(T1), abs=1e-9)
 
 
+def test_an_ascii_events_table_is_refused_although_gammapy_reads_it(tmp_path):
+    """An EVENTS HDU that is an ASCII table: Gammapy reads it; hess_dr's
+    services copy binary rows, so it is refused, saying what to do."""
+    path = synth.write_quirk(tmp_path, "events-ascii-table")
+    gammapy = Gammapy(path)
+    assert gammapy.reads and len(gammapy.events.table) == 3
+    outcome = publish(tmp_path, path)
+    assert outcome.level == "warning"
+    assert str(path) in outcome.message
+    assert "the EVENTS table (HDU 1) is an ASCII table (XTENSION 'TABLE')" in outcome.message
+
+
 def test_no_time_at_all_is_refused_although_gammapy_reads_it(tmp_path):
     """An empty EVENTS table without TSTART/TSTOP or GTIs: Gammapy reads
     the (empty) events, but the file says nothing about when it was
@@ -382,7 +394,7 @@ def test_every_quirk_is_tested():
 
 
 @pytest.mark.parametrize("name", sorted(set(synth.QUIRKS) - {name for name, _, _ in REFUSED}
-                                        - {"no-times-no-events"}))
+                                        - {"no-times-no-events", "events-ascii-table"}))
 def test_cutouts_of_published_quirk_files_are_read_by_gammapy(tmp_path, name):
     """The services start from what the reader decided: a cutout (1-10 TeV:
     the 2 TeV event) of every published quirk file is a GADF event list
