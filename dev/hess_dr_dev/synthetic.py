@@ -818,6 +818,9 @@ QUIRKS: dict[str, Quirk] = {
                            {"mjdref": (float(DR1_MJDREFI), DR1_MJDREFF)}),
     "mjdref-only": Quirk("time-reference", "MJDREF instead of MJDREFI/MJDREFF",
                          {"mjdref": DR1_MJDREFI + DR1_MJDREFF}),
+    "timeref-solarsystem": Quirk("time-reference", "TIMEREF 'SOLARSYSTEM' (barycentred"
+                                 " times; Gammapy and hess_dr read TIME as written)",
+                                 {"header_overrides": {"TIMEREF": "SOLARSYSTEM"}}),
     "timeunit-missing": Quirk("time-reference", "no TIMEUNIT",
                               {"header_overrides": {"TIMEUNIT": None}}),
     "timeunit-not-time": Quirk("time-reference", "TIMEUNIT 'm' (not a time unit)",

@@ -159,6 +159,7 @@ def test_events_hdu_quirks(tmp_path, name, expected, problem, observation):
       "t_max": utc_mjd(T1, Time(51910, 0.0, format="mjd", scale="utc"))}, None, True),
     ("mjdreff-string", {}, None, True),
     ("mjdrefi-float", {}, None, True),
+    ("timeref-solarsystem", {}, None, True),
     ("timeunit-missing", {}, None, True),
     ("timeunit-not-time", {}, "TIMEUNIT 'm' is not a time unit: seconds assumed", False),
 ])
