@@ -42,6 +42,7 @@ from . import __version__, fitsbytes
 from .events import (EventCache, EventsError, EventTable, fill_cache, hdu_piece, open_fits,
                      read_irf_piece, stripped)
 from .soda import CutoutSpec
+from .timeref import is_time_unit
 
 try:  # the warning erfa gives for UTC far from the leap-second table
     from erfa import ErfaWarning
@@ -283,6 +284,7 @@ def assemble_bytes(run, spec: CutoutSpec, *, label: str,
         gti_start, gti_stop = gti_intersection(gti_start, gti_stop, lo_met, hi_met)
     _fill_time_keywords(events_header, run)
     _document_energy_unit(events_header, run.layout)
+    _standard_column_names(events_header, run.layout)
     gti_header = _gti_header(run, table.gti_header, events_header, len(gti_start))
     if spec.time is not None:
         updates = _time_updates(run, events_header, gti_start, gti_stop, lo_met)
@@ -313,10 +315,11 @@ def _strip_checksums(header: fits.Header) -> fits.Header:
 
 
 def _document_energy_unit(header: fits.Header, layout) -> None:
-    """Write the ENERGY unit into an output EVENTS header whose file did not
-    state it there (neither TUNIT nor EVENTS EUNIT): the unit the reader
-    decided, so that the output file says it."""
-    if layout.energy_unit_from in ("TUNIT", "EUNIT"):
+    """Write the ENERGY unit as the column's TUNIT into an output EVENTS
+    header whose file did not (the unit the reader decided: EUNIT, which
+    Gammapy does not read, or another source), so that the output file says
+    it where every reader looks."""
+    if layout.energy_unit_from == "TUNIT":
         return
     name = layout.column("ENERGY")
     number = next((key[5:] for key in header.keywords()
@@ -326,9 +329,27 @@ def _document_energy_unit(header: fits.Header, layout) -> None:
     unit = u.Unit(layout.energy_unit).to_string("fits")
     header.set(f"TUNIT{number}", unit, "physical unit of field", after=f"TFORM{number}")
     origin = {"configuration": "the collection configuration",
+              "EUNIT": "EUNIT of the EVENTS header",
               "PRIMARY EUNIT": "EUNIT of the PRIMARY header",
               "obs-index": "the obs-index"}.get(layout.energy_unit_from, layout.energy_unit_from)
     header.add_history(f"ENERGY unit {unit} added (from {origin})")
+
+
+def _standard_column_names(header, layout) -> None:
+    """Name the TIME, ENERGY, RA and DEC columns in upper case in an output
+    EVENTS header (FITS column names are case-insensitive; Gammapy looks
+    for the upper-case ones only)."""
+    titles = {key: str(header.get(key)).strip() for key in header.keywords()
+              if key.startswith("TTYPE")}
+    for quantity in ("TIME", "ENERGY", "RA", "DEC"):
+        name = layout.column(quantity)
+        if not name or name == quantity or quantity in titles.values():
+            continue
+        key = next((k for k, title in titles.items() if title == name), None)
+        if key is not None:
+            header[key] = quantity
+            titles[key] = quantity
+            header.add_history(f"column {name} named {quantity}")
 
 
 # --------------------------------------------------------------------------
@@ -388,14 +409,22 @@ def _time_keyword_values(run) -> dict:
 
 def _fill_time_keywords(header: fits.Header, run) -> None:
     """Add the time reference to an EVENTS header that lacked it (values
-    taken from an obs-index or the configuration when the run was read)."""
-    has_ref = "MJDREFI" in header or "MJDREF" in header
+    taken from an obs-index or the configuration when the run was read;
+    MJDREFI/MJDREFF beside an MJDREF),
+    and replace a TIMEUNIT the reader did not use (not a time unit: the
+    reader counted seconds, as Gammapy does)."""
     values = _time_keyword_values(run)
-    for key in ("MJDREFI", "MJDREFF") if not has_ref else ():
-        header[key] = values[key]
+    # MJDREFI/MJDREFF also where the file has MJDREF only (Gammapy reads
+    # times by MJDREFI/MJDREFF alone); MJDREFF 0 where only it is missing
+    if "MJDREFI" not in header:
+        header["MJDREFI"], header["MJDREFF"] = values["MJDREFI"], values["MJDREFF"]
+    elif "MJDREFF" not in header:
+        header["MJDREFF"] = 0.0
     for key in ("TIMESYS", "TIMEUNIT"):
         if not str(header.get(key, "") or "").strip():
             header[key] = values[key]
+    if not is_time_unit(header.get("TIMEUNIT")):
+        header["TIMEUNIT"] = values["TIMEUNIT"]
 
 
 @functools.lru_cache(maxsize=16)

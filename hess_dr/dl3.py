@@ -30,7 +30,7 @@ from . import index as gadf_index
 from .config import Collection
 from .layout import MAX_STORED_GTIS, QUANTITIES, FileStamp, Layout
 from .timeref import (TIME_KEYWORDS, RunTimes, TimeReference, TimeRefError,
-                      convert_together, time_reference)
+                      convert_together, is_time_unit, time_reference)
 from .values import finite_float as _float
 from .values import text as _text
 
@@ -491,6 +491,11 @@ def _read_open_file(path: Path, file_size: int, hdus, collection: Collection,
         raise NotAnEventList(path, "GADF index file, not an event list (used for metadata)")
     events_position = find_hdu_index(hdus, "EVENTS", EVENTS_EXTNAMES)
     events = None if events_position is None else hdus[events_position]
+    if isinstance(events, fits.TableHDU):  # (Gammapy reads it; a rare form)
+        raise DL3Error(path, f"the EVENTS table (HDU {events_position}) is an ASCII table"
+                             " (XTENSION 'TABLE'): hess_dr reads binary tables (BINTABLE)"
+                             " only; convert it, e.g. with astropy's"
+                             " fits.BinTableHDU(Table.read(hdu))")
     if events is None or not isinstance(events, fits.BinTableHDU):
         names = ", ".join(str(h.name) for h in hdus)
         raise NotAnEventList(path, f"no EVENTS table (HDUs: {names})")
@@ -514,33 +519,30 @@ def _read_open_file(path: Path, file_size: int, hdus, collection: Collection,
             raise DL3Error(path, f"EVENTS table has no {required} column")
 
     time_keywords = _merged_time_header(header, look)
-    if _text(time_keywords.get("TIMESYS")) is None and collection.default("timesys"):
-        time_keywords["TIMESYS"] = collection.default("timesys")
+    if _text(time_keywords.get("TIMESYS")) is None:
+        if collection.default("timesys"):
+            time_keywords["TIMESYS"] = collection.default("timesys")
+        else:
+            # Gammapy reads such files as TT (its default time scale)
+            time_keywords["TIMESYS"] = "TT"
+            problems.append("TIMESYS missing: TT assumed, as Gammapy does (configure"
+                            " defaults: timesys: to say otherwise)")
+    if not is_time_unit(time_keywords.get("TIMEUNIT")):
+        # Gammapy counts event TIMEs in seconds whatever TIMEUNIT says
+        problems.append(f"TIMEUNIT {_text(time_keywords['TIMEUNIT'])!r} is not a time unit:"
+                        " seconds assumed, as Gammapy does")
+        time_keywords["TIMEUNIT"] = "s"
     try:
         time_ref = time_reference(time_keywords)
     except TimeRefError as exc:
         raise DL3Error(path, f"EVENTS header: {exc}") from None
 
-    gti_position = find_hdu_index(hdus, "GTI", GTI_EXTNAMES)
     gti_met = _read_gti(path, hdus, time_ref, collection, problems)
-    tstart, tstop = _float(look.get("TSTART")), _float(look.get("TSTOP"))
-    if tstart is None or tstop is None:
-        if gti_met is None:
-            raise DL3Error(path, "missing required keywords TSTART/TSTOP and no GTI table")
-        tstart, tstop = float(gti_met[0].min()), float(gti_met[1].max())
-        problems.append("TSTART/TSTOP missing: taken from the GTI bounds")
-    if tstop < tstart:
-        raise DL3Error(path, f"TSTOP ({tstop}) is before TSTART ({tstart})")
-    if gti_met is None:
-        gti_met = np.array([tstart]), np.array([tstop])
-        problems.append("no GTI table: one interval TSTART-TSTOP assumed")
-    elif not np.any((gti_met[1] >= tstart - 1) & (gti_met[0] <= tstop + 1)):
-        raise DL3Error(path, f"no GTI overlaps TSTART-TSTOP ({tstart}-{tstop})")
-    elif gti_met[0].min() < tstart - 1 or gti_met[1].max() > tstop + 1:
-        problems.append("GTIs extend beyond TSTART-TSTOP")
-    times = RunTimes(time_ref, tstart=tstart, tstop=tstop, gti_start=gti_met[0],
-                     gti_stop=gti_met[1])
-    gti = GTI(start_met=gti_met[0], stop_met=gti_met[1], times=times)
+    # (read before the events: an unparsable card, e.g. TSTART = NaN, which
+    # Gammapy refuses too, raises here before anything rewrites the header)
+    header_times = _float(look.get("TSTART")), _float(look.get("TSTOP"))
+    # (a GTI table the reader ignores is not the run's either for the services)
+    gti_position = None if gti_met is None else find_hdu_index(hdus, "GTI", GTI_EXTNAMES)
 
     energy_unit, energy_unit_from = _energy_unit(path, events, hdus[0].header, obs_row, look)
     layout = Layout(events_hdu=events_position, gti_hdu=gti_position, columns=columns,
@@ -551,25 +553,49 @@ def _read_open_file(path: Path, file_size: int, hdus, collection: Collection,
     table = event_table.EventTable.from_hdulist(hdus, layout)
     energy_min, energy_max, event_count = _energy_range(path, table, problems)
 
+    tstart, tstop = _run_bounds(path, header_times, gti_met, table, problems)
+    if gti_met is None:
+        gti_met = np.array([tstart]), np.array([tstop])
+        problems.append("no GTI table: one interval TSTART-TSTOP assumed"
+                        if find_hdu_index(hdus, "GTI", GTI_EXTNAMES) is None else
+                        "one interval TSTART-TSTOP assumed in place of the GTI table")
+    elif not np.any((gti_met[1] >= tstart - 1) & (gti_met[0] <= tstop + 1)):
+        # Gammapy's observation time is the GTIs', whatever TSTART/TSTOP say
+        problems.append(f"no GTI overlaps TSTART-TSTOP ({tstart}-{tstop}): both published"
+                        " as written")
+    elif gti_met[0].min() < tstart - 1 or gti_met[1].max() > tstop + 1:
+        problems.append("GTIs extend beyond TSTART-TSTOP")
+    times = RunTimes(time_ref, tstart=tstart, tstop=tstop, gti_start=gti_met[0],
+                     gti_stop=gti_met[1])
+    gti = GTI(start_met=gti_met[0], stop_met=gti_met[1], times=times)
+
     ontime = _float(look.get("ONTIME"))
+    if ontime is not None and ontime < 0:
+        problems.append(f"negative ONTIME ({ontime} s) ignored: the GTIs' sum used")
+        ontime = None
     if ontime is None:
         ontime = gti.duration
     livetime = _float(look.get("LIVETIME"))
     deadc = _float(look.get("DEADC"))
-    if ontime < 0:
-        raise DL3Error(path, f"negative ONTIME ({ontime} s)")
+    if livetime is not None and livetime < 0:
+        problems.append(f"negative LIVETIME ({livetime} s) ignored"
+                        + (": ONTIME x DEADC used" if deadc is not None else ""))
+        livetime = None
     if livetime is None and deadc is not None:
         livetime = ontime * deadc
-    if livetime is not None and livetime < 0:
-        raise DL3Error(path, f"negative LIVETIME ({livetime} s)")
     if deadc is None and livetime is not None and ontime > 0:
         deadc = livetime / ontime
 
     ra_pnt, dec_pnt = _float(look.get("RA_PNT")), _float(look.get("DEC_PNT"))
-    if ra_pnt is not None and not 0 <= ra_pnt <= 360:
-        raise DL3Error(path, f"RA_PNT {ra_pnt} is out of range [0, 360] deg")
     if dec_pnt is not None and not -90 <= dec_pnt <= 90:
-        raise DL3Error(path, f"DEC_PNT {dec_pnt} is out of range [-90, 90] deg")
+        # (Gammapy's Observation refuses it; its EventList reads the events)
+        problems.append(f"DEC_PNT {dec_pnt} is out of range [-90, 90] deg: no pointing"
+                        " published")
+        ra_pnt = dec_pnt = None
+    if ra_pnt is not None and not 0 <= ra_pnt <= 360:
+        problems.append(f"RA_PNT {ra_pnt} is out of range [0, 360] deg: published as"
+                        f" {ra_pnt % 360.0:.10g} (the same direction, as Gammapy reads it)")
+        ra_pnt = ra_pnt % 360.0
     glon_pnt, glat_pnt = _float(look.get("GLON_PNT")), _float(look.get("GLAT_PNT"))
     if ra_pnt is not None and dec_pnt is not None and (glon_pnt is None or glat_pnt is None):
         glon_pnt, glat_pnt = icrs_to_galactic(ra_pnt, dec_pnt)
@@ -794,21 +820,44 @@ def _merged_time_header(header, look: _Lookup) -> dict:
 
 def _read_gti(path, hdus, events_ref: TimeReference, collection, problems):
     """(start, stop) MET arrays of the GTI table, sorted by start and in the
-    event list's MET; None without a GTI table."""
+    event list's MET; None without a usable GTI table.
+
+    Gammapy reads the events of files whose GTI table is odd, so such a
+    file is published: intervals with non-finite bounds or STOP before
+    START are left out, and a table without START/STOP columns or without
+    any usable interval is ignored (the caller then assumes one interval
+    TSTART-TSTOP), each with a problem note.
+    """
     hdu = find_hdu(hdus, "GTI", GTI_EXTNAMES)
     if hdu is None:
         return None
-    names = {n.upper(): n for n in hdu.columns.names}
+    columns = getattr(hdu, "columns", None)
+    names = {n.upper(): n for n in columns.names} if columns is not None else {}
     if "START" not in names or "STOP" not in names:
-        raise DL3Error(path, "GTI table has no START/STOP columns")
-    start = np.asarray(hdu.data[names["START"]], dtype=float)
-    stop = np.asarray(hdu.data[names["STOP"]], dtype=float)
+        problems.append(f"GTI table {hdu.name!r} has no START/STOP columns: ignored")
+        return None
+    try:
+        start = np.asarray(hdu.data[names["START"]], dtype=float).reshape(-1)
+        stop = np.asarray(hdu.data[names["STOP"]], dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        problems.append(f"GTI table {hdu.name!r} has non-numeric START/STOP columns: ignored")
+        return None
+    if len(start) != len(stop):  # vector columns of different lengths
+        problems.append(f"GTI table {hdu.name!r} has START/STOP of different lengths: ignored")
+        return None
     if len(start) == 0:
-        raise DL3Error(path, "GTI table is empty")
-    if not (np.all(np.isfinite(start)) and np.all(np.isfinite(stop))):
-        raise DL3Error(path, "GTI table has non-finite START/STOP values")
-    if np.any(stop < start):
-        raise DL3Error(path, "GTI table has an interval with STOP before START")
+        problems.append("GTI table is empty (Gammapy: no good time): ignored")
+        return None
+    finite = np.isfinite(start) & np.isfinite(stop)
+    if not finite.all():
+        problems.append(f"{int((~finite).sum())} GTI(s) with non-finite START/STOP ignored")
+    ordered = finite & ~(stop < start)
+    if (finite & ~ordered).any():
+        problems.append(f"{int((finite & ~ordered).sum())} GTI(s) with STOP before START ignored")
+    if not ordered.any():
+        problems.append("GTI table has no usable interval: ignored")
+        return None
+    start, stop = start[ordered], stop[ordered]
     # A GTI HDU may declare its own time reference; it is then converted to
     # the event list's MET so that every MET value of a Run is comparable.
     if "MJDREFI" in hdu.header or "MJDREF" in hdu.header:
@@ -824,15 +873,46 @@ def _read_gti(path, hdus, events_ref: TimeReference, collection, problems):
         try:
             gti_ref = time_reference(gti_header, default_timesys=events_ref.timesys)
         except TimeRefError as exc:
-            raise DL3Error(path, f"GTI header: {exc}") from None
+            # (Gammapy's GTI reader fails on it; its EventList reads the events)
+            problems.append(f"GTI table {hdu.name!r} ignored: its header's time reference is"
+                            f" unusable: {exc}")
+            return None
         if gti_ref != events_ref:
             try:
                 start = events_ref.to_met(gti_ref.to_time(start))
                 stop = events_ref.to_met(gti_ref.to_time(stop))
             except (ValueError, OverflowError) as exc:
-                raise DL3Error(path, f"GTI times give no valid date: {exc}") from None
+                problems.append(f"GTI table {hdu.name!r} ignored: its times give no valid"
+                                f" date: {exc}")
+                return None
     order = np.argsort(start, kind="stable")
     return start[order], stop[order]
+
+
+def _run_bounds(path, header_times, gti_met, table, problems) -> tuple[float, float]:
+    """TSTART and TSTOP (MET): the header's (``header_times``), else (missing
+    or TSTOP before TSTART) the GTI bounds, else the first and last event
+    TIME."""
+    tstart, tstop = header_times
+    if tstart is not None and tstop is not None:
+        if tstop >= tstart:
+            return tstart, tstop
+        what = f"TSTOP ({tstop}) is before TSTART ({tstart}): both ignored"
+    else:
+        what = "TSTART/TSTOP missing"
+    if gti_met is not None:
+        problems.append(f"{what}: taken from the GTI bounds")
+        return float(gti_met[0].min()), float(gti_met[1].max())
+    try:
+        met = table.values("TIME") if len(table) else np.empty(0)
+    except event_table.EventsError as exc:
+        raise DL3Error(path, str(exc)) from None
+    met = met[np.isfinite(met)]
+    if len(met) == 0:
+        raise DL3Error(path, f"{what}, no GTI table and no event TIME to take them from")
+    # (Gammapy's EventList reads such a file: its times are the events')
+    problems.append(f"{what} and no GTI table: taken from the first and last event TIME")
+    return float(met.min()), float(met.max())
 
 
 def _energy_unit(path, events, primary_header, obs_row: dict, look: _Lookup) -> tuple[str, str]:
@@ -869,7 +949,10 @@ def _energy_range(path, table, problems):
         raise DL3Error(path, str(exc)) from None
     finite = np.isfinite(energy) & (energy > 0)
     if not finite.any():
-        raise DL3Error(path, f"no event has a finite, positive ENERGY ({count} events)")
+        # Gammapy reads them; there is no energy range to publish
+        problems.append(f"no event has a finite, positive ENERGY ({count} events): no"
+                        " energy range")
+        return None, None, count
     if not finite.all():
         problems.append(f"{int((~finite).sum())} events with non-finite or non-positive ENERGY ignored for the energy range")
     unit = table.energy_unit()

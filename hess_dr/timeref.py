@@ -217,6 +217,17 @@ def _number(header, key):
         raise TimeRefError(f"{key}={value!r} is not a number") from None
 
 
+def is_time_unit(value) -> bool:
+    """Whether a TIMEUNIT value is missing or blank (seconds) or a unit of time."""
+    if value is None or not str(value).strip():
+        return True
+    try:
+        u.Unit(str(value).strip()).to(u.s)
+    except (ValueError, TypeError, u.UnitConversionError):
+        return False
+    return True
+
+
 def time_reference(header, default_timesys: str | None = None) -> TimeReference:
     """Build the :class:`TimeReference` of an HDU header.
 

@@ -59,6 +59,8 @@ __all__ = [
     "hdu_index_rows", "truncated_copy", "event_header", "irf_hdus", "rad_max_hdu",
     "write_hdus", "write_ft1", "FT1_MJDREFI", "FT1_MJDREFF", "FAMILIES", "Family",
     "write_families", "families_config", "FT1_FILE_NAME", "FT1_OBS_ID_PATTERN",
+    "QUIRKS", "Quirk", "write_quirk", "QUIRK_ENERGIES_TEV", "QUIRK_TIME_OFFSETS_S",
+    "QUIRK_OBS_ID",
 ]
 
 #: The real H.E.S.S. DR1 file the IRF HDUs are copied from: the bundled
@@ -699,6 +701,267 @@ def write_hdus(hdulist: fits.HDUList, path: str | os.PathLike, gzip: bool | None
     path.write_bytes(data)
     return path
 
+
+
+# --------------------------------------------------------------------------
+# quirks of files Gammapy reads ("what Gammapy reads, we publish")
+# --------------------------------------------------------------------------
+
+#: Energies (TeV) and TIME offsets from TSTART (s) of every quirk file's
+#: three events (unless the quirk is about them).
+QUIRK_ENERGIES_TEV = (0.5, 2.0, 30.0)
+QUIRK_TIME_OFFSETS_S = (100.0, 800.0, 1500.0)
+#: OBS_ID of the quirk files (unless the quirk is about it).
+QUIRK_OBS_ID = 4242
+
+
+@dataclasses.dataclass(frozen=True)
+class Quirk:
+    """An oddity of real DL3 files, written by :func:`write_quirk`.
+
+    Attributes
+    ----------
+    kind : str
+        The quirk class (``events-hdu``, ``time-reference``, ``run-times``,
+        ``gti``, ``live-time``, ``pointing``, ``dates``, ``energy``,
+        ``columns``, ``irfs``, ``compression``).
+    description : str
+    kwargs : dict
+        :func:`write_event_list` keyword arguments (over the quirk defaults:
+        three events, OBS_ID :data:`QUIRK_OBS_ID`).
+    finish : callable, optional
+        ``finish(path)`` edits the written file or writes files beside it.
+    suffix : str
+        File name suffix.
+    """
+
+    kind: str
+    description: str
+    kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    finish: Any = None
+    suffix: str = ".fits.gz"
+
+
+def _rename_gti_start(path: Path) -> None:
+    with fits.open(path, mode="update") as hdus:
+        hdus["GTI"].columns.change_name("START", "T_BEGIN")
+
+
+def _unparsable_tstart(path: Path) -> None:
+    """Overwrite the EVENTS TSTART card with ``TSTART = NaN`` (not a FITS value)."""
+    data = bytearray(path.read_bytes())
+    offset = next(i for i in range(0, len(data), 80) if data[i:i + 9] == b"TSTART  =")
+    data[offset:offset + 80] = f"{'TSTART':<8}= {'NaN':>20}".ljust(80).encode()
+    path.write_bytes(bytes(data))
+
+
+def _ascii_events(path: Path) -> None:
+    """Rewrite the EVENTS binary table as an ASCII table (XTENSION 'TABLE')."""
+    formats = {"D": "D25.17", "E": "E15.7", "K": "I20"}
+    with fits.open(path) as hdus:
+        events = hdus["EVENTS"]
+        columns = [fits.Column(c.name, formats[c.format], unit=c.unit, array=events.data[c.name])
+                   for c in events.columns]
+        table = fits.TableHDU.from_columns(columns, name="EVENTS")
+        for card in events.header.cards:
+            if card.keyword not in table.header and not re.match(
+                    r"^(T(TYPE|FORM|UNIT)\d+|NAXIS\d*|XTENSION|BITPIX|PCOUNT|GCOUNT|TFIELDS)$",
+                    card.keyword):
+                table.header[card.keyword] = (card.value, card.comment)
+        hdulist = fits.HDUList([hdus[0].copy(), table] + [h.copy() for h in hdus[2:]])
+        data = io.BytesIO()
+        hdulist.writeto(data)
+    path.write_bytes(data.getvalue())
+
+
+def _irfs_beside(path: Path) -> None:
+    """IRFs in their own file, named by an hdu-index beside the event list."""
+    irf_name = "irfs_" + path.name
+    write_irf_file(path.parent / irf_name)
+    write_hdu_index(path.parent, hdu_index_rows(QUIRK_OBS_ID, path.name, types=("events", "gti"))
+                    + hdu_index_rows(QUIRK_OBS_ID, irf_name, types=IRF_TYPES))
+
+
+def _column(name: str, form: str, unit: str | None, values) -> fits.Column:
+    return fits.Column(name, form, unit=unit, array=np.asarray(values))
+
+
+_T0 = 123890826.0
+_TIMES = [_T0 + dt for dt in QUIRK_TIME_OFFSETS_S]
+
+#: name -> :class:`Quirk`.  Each writes a small event list (three events)
+#: with one oddity of real files; tests/unit/test_gammapy_quirks.py checks,
+#: per quirk, what Gammapy 1.3 makes of it and what hess_dr publishes.
+QUIRKS: dict[str, Quirk] = {
+    # which HDU holds the events
+    "events-extname-lowercase": Quirk("events-hdu", "EXTNAME 'events'",
+                                      {"header_overrides": {"EXTNAME": "events"}}),
+    "events-no-hduclass": Quirk("events-hdu", "no HDUCLASS anywhere: HDUs found by EXTNAME",
+                                {"hduclass": False, "irfs": True}),
+    "events-other-extname": Quirk("events-hdu", "HDUCLAS1 EVENTS, EXTNAME 'EVTS' (Gammapy"
+                                  " looks for EXTNAME EVENTS only)",
+                                  {"header_overrides": {"EXTNAME": "EVTS"}}),
+    "no-events-table": Quirk("events-hdu", "IRFs only, no EVENTS table",
+                             {"header_overrides": {"EXTNAME": "EVTS", "HDUCLAS1": "OTHER"}}),
+    "events-ascii-table": Quirk("events-hdu", "EVENTS as an ASCII table (XTENSION 'TABLE')",
+                                {}, _ascii_events, suffix=".fits"),
+    "obs-id-missing": Quirk("events-hdu", "no OBS_ID", {"header_overrides": {"OBS_ID": None}}),
+    # the time reference
+    "timesys-missing": Quirk("time-reference", "no TIMESYS",
+                             {"header_overrides": {"TIMESYS": None},
+                              "gti_header_overrides": {"TIMESYS": None}}),
+    "timesys-lowercase-utc": Quirk("time-reference", "TIMESYS 'utc' (and MET from a UTC epoch)",
+                                   {"timesys": "utc", "mjdref": (51910, 0.0)}),
+    "mjdreff-string": Quirk("time-reference", "MJDREFF written as a string",
+                            {"header_overrides": {"MJDREFF": repr(DR1_MJDREFF)}}),
+    "mjdrefi-float": Quirk("time-reference", "MJDREFI written as a float",
+                           {"mjdref": (float(DR1_MJDREFI), DR1_MJDREFF)}),
+    "mjdref-only": Quirk("time-reference", "MJDREF instead of MJDREFI/MJDREFF",
+                         {"mjdref": DR1_MJDREFI + DR1_MJDREFF}),
+    "timeref-solarsystem": Quirk("time-reference", "TIMEREF 'SOLARSYSTEM' (barycentred"
+                                 " times; Gammapy and hess_dr read TIME as written)",
+                                 {"header_overrides": {"TIMEREF": "SOLARSYSTEM"}}),
+    "timeunit-missing": Quirk("time-reference", "no TIMEUNIT",
+                              {"header_overrides": {"TIMEUNIT": None}}),
+    "timeunit-not-time": Quirk("time-reference", "TIMEUNIT 'm' (not a time unit)",
+                               {"header_overrides": {"TIMEUNIT": "m"}}),
+    "mjdref-missing": Quirk("time-reference", "no MJDREFI/MJDREFF/MJDREF",
+                            {"header_overrides": {"MJDREFI": None, "MJDREFF": None}}),
+    "mjdrefi-text": Quirk("time-reference", "MJDREFI 'soon'",
+                          {"header_overrides": {"MJDREFI": "soon"}}),
+    "timesys-unknown": Quirk("time-reference", "TIMESYS 'XYZ'",
+                             {"header_overrides": {"TIMESYS": "XYZ"}}),
+    # TSTART/TSTOP
+    "tstart-tstop-missing": Quirk("run-times", "no TSTART/TSTOP (a GTI table)",
+                                  {"header_overrides": {"TSTART": None, "TSTOP": None}}),
+    "tstart-tstop-missing-no-gti": Quirk("run-times", "no TSTART/TSTOP, no GTI table",
+                                         {"header_overrides": {"TSTART": None, "TSTOP": None},
+                                          "gti": None}),
+    "tstop-before-tstart": Quirk("run-times", "TSTOP before TSTART (a GTI table)",
+                                 {"header_overrides": {"TSTOP": _T0 - 1000.0}}),
+    "tstart-unparsable": Quirk("run-times", "TSTART = NaN (not a FITS value)", {},
+                               _unparsable_tstart, suffix=".fits"),
+    "no-times-no-events": Quirk("run-times", "no TSTART/TSTOP, no GTI table, no events",
+                                {"header_overrides": {"TSTART": None, "TSTOP": None},
+                                 "gti": None, "energies": [] * u.TeV, "times": []}),
+    # GTIs
+    "gti-missing": Quirk("gti", "no GTI table", {"gti": None}),
+    "gti-empty": Quirk("gti", "a GTI table without rows", {"gti": []}),
+    "gti-inverted-row": Quirk("gti", "a GTI with STOP before START",
+                              {"gti": [(_T0, _T0 + 1000.0), (_T0 + 1500.0, _T0 + 1400.0)]}),
+    "gti-nan-row": Quirk("gti", "a GTI with a NaN START",
+                         {"gti": [(_T0, _T0 + 1000.0), (np.nan, _T0 + 1400.0)]}),
+    "gti-no-start-stop": Quirk("gti", "GTI table without a START column", {},
+                               _rename_gti_start),
+    "gti-outside-run": Quirk("gti", "no GTI overlaps TSTART-TSTOP",
+                             {"gti": [(_T0 + 5000.0, _T0 + 6000.0)]}),
+    "gti-no-mjdref": Quirk("gti", "GTI header without a time reference",
+                           {"gti_header_overrides": {"MJDREFI": None, "MJDREFF": None}}),
+    # dead time
+    "deadc-missing": Quirk("live-time", "no DEADC", {"header_overrides": {"DEADC": None}}),
+    "livetime-missing": Quirk("live-time", "no LIVETIME",
+                              {"header_overrides": {"LIVETIME": None}}),
+    "deadc-livetime-missing": Quirk("live-time", "no DEADC, no LIVETIME",
+                                    {"header_overrides": {"DEADC": None, "LIVETIME": None}}),
+    "livetime-negative": Quirk("live-time", "LIVETIME -5 s",
+                               {"header_overrides": {"LIVETIME": -5.0}}),
+    "ontime-negative": Quirk("live-time", "ONTIME -5 s, no LIVETIME",
+                             {"header_overrides": {"ONTIME": -5.0, "LIVETIME": None}}),
+    # pointing
+    "pointing-missing-obj-present": Quirk("pointing", "no RA_PNT/DEC_PNT, RA_OBJ/DEC_OBJ given",
+                                          {"header_overrides": {"RA_PNT": None,
+                                                                "DEC_PNT": None}}),
+    "ra-pnt-negative": Quirk("pointing", "RA_PNT -10 deg",
+                             {"header_overrides": {"RA_PNT": -10.0}}),
+    "dec-pnt-out-of-range": Quirk("pointing", "DEC_PNT 95 deg",
+                                  {"header_overrides": {"DEC_PNT": 95.0}}),
+    "altaz-missing": Quirk("pointing", "no ALT_PNT/AZ_PNT",
+                           {"header_overrides": {"ALT_PNT": None, "AZ_PNT": None}}),
+    "site-missing": Quirk("pointing", "no GEOLON/GEOLAT/ALTITUDE",
+                          {"header_overrides": {"GEOLON": None, "GEOLAT": None,
+                                                "ALTITUDE": None}}),
+    # DATE-OBS and friends
+    "date-obs-isot": Quirk("dates", "DATE-OBS/DATE-END as ISO date-times, no TIME-OBS/TIME-END",
+                           {"header_overrides": {"DATE-OBS": "2004-12-04T22:08:10.184",
+                                                 "TIME-OBS": None,
+                                                 "DATE-END": "2004-12-04T22:36:17.184",
+                                                 "TIME-END": None}}),
+    "date-obs-underscore": Quirk("dates", "DATE_OBS/TIME_OBS with underscores",
+                                 {"header_overrides": {"DATE-OBS": None, "TIME-OBS": None,
+                                                       "DATE_OBS": "2004-12-04",
+                                                       "TIME_OBS": "22:08:10.184"}}),
+    "date-obs-old-format": Quirk("dates", "DATE-OBS in the old 'dd/mm/yy' form",
+                                 {"header_overrides": {"DATE-OBS": "04/12/04"}}),
+    "date-obs-missing": Quirk("dates", "no DATE-OBS/TIME-OBS",
+                              {"header_overrides": {"DATE-OBS": None, "TIME-OBS": None}}),
+    # the ENERGY column
+    "energy-gev": Quirk("energy", "ENERGY in GeV", {"energy_unit": "GeV"}),
+    "energy-mev-ogip": Quirk("energy", "ENERGY in MeV, EUNIT MeV", {"energy_unit": "MeV"}),
+    "energy-eunit-only": Quirk("energy", "ENERGY without TUNIT, EUNIT 'TeV'",
+                               {"energy_tunit": False}),
+    "energy-all-nan": Quirk("energy", "every ENERGY NaN",
+                            {"energies": [np.nan, np.nan, np.nan] * u.TeV}),
+    "energy-no-unit": Quirk("energy", "ENERGY without TUNIT or EUNIT",
+                            {"energy_tunit": False, "header_overrides": {"EUNIT": None}}),
+    "energy-not-an-energy": Quirk("energy", "ENERGY in deg",
+                                  {"energy_unit": "deg", "energies": [1.0, 2.0, 3.0] * u.deg}),
+    # columns
+    "columns-lowercase": Quirk("columns", "lower-case column names (time, energy, ra, dec)",
+                               {"column_overrides": {
+                                   "TIME": None, "ENERGY": None, "RA": None, "DEC": None,
+                                   "time": _column("time", "D", "s", _TIMES),
+                                   "energy": _column("energy", "E", "TeV", QUIRK_ENERGIES_TEV),
+                                   "ra": _column("ra", "E", "deg", [83.6, 83.7, 83.8]),
+                                   "dec": _column("dec", "E", "deg", [21.5, 22.0, 22.5])}}),
+    "columns-extra": Quirk("columns", "extra columns (MULTIP, GLON, DETX, a vector column)",
+                           {"column_overrides": {
+                               "MULTIP": _column("MULTIP", "I", None, [2, 3, 4]),
+                               "GLON": _column("GLON", "E", "deg", [184.5, 184.6, 184.7]),
+                               "DETX": _column("DETX", "E", "deg", [0.1, 0.2, 0.3]),
+                               "TELMASK": _column("TELMASK", "4L", None,
+                                                  [[True] * 4, [True, False] * 2,
+                                                   [False] * 4])}}),
+    "energy-missing": Quirk("columns", "no ENERGY column", {"column_overrides": {"ENERGY": None}}),
+    "time-missing": Quirk("columns", "no TIME column", {"column_overrides": {"TIME": None}}),
+    "events-empty": Quirk("columns", "an EVENTS table without rows",
+                          {"energies": [] * u.TeV, "times": []}),
+    # IRFs
+    "irfs-none": Quirk("irfs", "no IRF in the file", {"irfs": False}),
+    "irfs-separate-file": Quirk("irfs", "IRFs in another file, named by an hdu-index",
+                                {"irfs": False}, _irfs_beside),
+    "irfs-ogip-extnames": Quirk("irfs", "untagged IRFs named 'EFFECTIVE AREA', 'ENERGY"
+                                " DISPERSION', 'POINT SPREAD FUNCTION', 'BACKGROUND'",
+                                {"hduclass": False, "irfs": True,
+                                 "irf_extnames": {"aeff": "EFFECTIVE AREA",
+                                                  "edisp": "ENERGY DISPERSION",
+                                                  "psf": "POINT SPREAD FUNCTION",
+                                                  "bkg": "BACKGROUND"}}),
+    # compression
+    "uncompressed": Quirk("compression", "plain FITS (.fits)", {"irfs": True}, suffix=".fits"),
+    "gzip": Quirk("compression", "gzipped FITS (.fits.gz)", {"irfs": True}),
+    "gzip-named-fits": Quirk("compression", "gzipped FITS named .fits",
+                             {"irfs": True, "gzip": True}, suffix=".fits"),
+}
+
+
+def write_quirk(directory: str | os.PathLike, name: str) -> Path:
+    """Write the event list of the quirk ``name`` (:data:`QUIRKS`) into
+    ``directory`` (with the files it needs beside it); return its path.
+
+    Defaults: OBS_ID :data:`QUIRK_OBS_ID`, DR1's TSTART/TSTOP and time
+    reference, three events of :data:`QUIRK_ENERGIES_TEV` at TSTART +
+    :data:`QUIRK_TIME_OFFSETS_S`, no IRFs, a GTI table TSTART-TSTOP.
+    """
+    quirk = QUIRKS[name]
+    kwargs = {"obs_id": QUIRK_OBS_ID, "energies": list(QUIRK_ENERGIES_TEV) * u.TeV,
+              "times": _TIMES, "ra": [83.6, 83.7, 83.8], "dec": [21.5, 22.0, 22.5],
+              **quirk.kwargs}
+    if len(kwargs["energies"]) == 0:  # an empty EVENTS table
+        kwargs["ra"] = kwargs["dec"] = kwargs["times"] = []
+    path = write_event_list(Path(directory) / f"{name}{quirk.suffix}", **kwargs)
+    if quirk.finish is not None:
+        quirk.finish(path)
+    return path
 
 
 # --------------------------------------------------------------------------

@@ -26,15 +26,16 @@ def _write_bad_files(directory: Path) -> dict[str, str]:
     fits.HDUList([fits.PrimaryHDU()]).writeto(directory / "primary_only.fits")
     synth.write_event_list(directory / "no_mjdref.fits", obs_id=99,
                            header_overrides={"MJDREFI": None, "MJDREFF": None})
-    synth.write_event_list(directory / "backwards.fits", obs_id=98, n_events=1, times=[1500.0],
-                           tstart=2000.0, tstop=1000.0, gti=[(1000.0, 2000.0)])
+    # (a file whose TSTOP is before TSTART is published, noted: Gammapy reads it)
+    synth.write_event_list(directory / "no_energy.fits", obs_id=98,
+                           column_overrides={"ENERGY": None})
     return {
         "truncated.fits.gz": "truncated",
         "empty.fits": "empty file (0 bytes)",
         "notes.fits": "not a readable FITS file",
         "primary_only.fits": "no EVENTS table",
         "no_mjdref.fits": "no time reference",
-        "backwards.fits": "TSTOP (1000.0) is before TSTART (2000.0)",
+        "no_energy.fits": "EVENTS table has no ENERGY column",
     }
 
 
