@@ -265,6 +265,10 @@ def describe_tap_results_for_datalink_1_1_and_soda() -> bool:
     return True
 
 
+#: The table whose products (hess_dr's event lists) the /getproduct fix serves.
+HESS_DR_PRODUCTS_TABLE = "hess_dr.obs_index"
+
+
 def tell_forbidden_from_unauthenticated() -> bool:
     """403 instead of 401 from /getproduct for a logged-in user outside the
     owner group of a hess_dr file (idempotent).  Returns True if the fix
@@ -281,7 +285,7 @@ def tell_forbidden_from_unauthenticated() -> bool:
 
     def render(self, request):
         user = request.getUser()
-        if (self.pr.get("sourceTable") or "").startswith("hess_dr.") and user:
+        if self.pr.get("sourceTable") == HESS_DR_PRODUCTS_TABLE and user:
             groups = creds.getGroupsForUser(user, request.getPassword())
             if groups:  # a valid login (every user is in their own group)
                 if isinstance(user, bytes):
