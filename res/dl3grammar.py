@@ -27,6 +27,7 @@ from gavo.grammars.customgrammar import CustomRowIterator  # noqa: E402
 from gavo.utils import pgsphere  # noqa: E402
 
 from hess_dr import config as hess_config  # noqa: E402
+from hess_dr import coverage as hess_coverage  # noqa: E402
 from hess_dr import importlog, ingest, sources, workers as hess_workers  # noqa: E402
 
 #: An import of fewer files than this, holding fewer bytes than
@@ -106,6 +107,9 @@ class Prefetcher:
             self._fill()
         if not self._batches:
             self.close()
+            # Every file is read: the coverage made after DaCHS's index
+            # builds (q.rd's make_coverage) needs mocpy; import it meanwhile.
+            hess_coverage.preload_mocpy()
         return outcome
 
     def close(self):
