@@ -88,6 +88,7 @@ class _Axis:
         self._y = np.arange(len(self.nodes), dtype=float)
         self._kind = 0 if len(self.nodes) == 1 else 1
         self._edges = self._center = None
+        self._upsampled: dict = {}
 
     def pix_to_coord(self, pix):
         function = scipy.interpolate.interp1d(x=self._y, y=self._x, kind=self._kind,
@@ -121,12 +122,18 @@ class _Axis:
         idx[~np.isfinite(coord)] = -1
         return idx
 
+    def upsampled(self, factor: int) -> "_Axis":
+        """:meth:`upsample`, made once per axis and factor."""
+        if factor not in self._upsampled:
+            self._upsampled[factor] = self.upsample(factor)
+        return self._upsampled[factor]
+
     def upsample(self, factor: int) -> "_Axis":
         if self.node_type != "edges":
             raise Unsupported("upsampling an axis of nodes")
         pix = self.coord_to_pix(self.edges)
         pix_new = np.linspace(pix.min(), pix.max(), int(self.nbin * factor) + 1)
-        return _Axis(self.pix_to_coord(pix_new), self.interp, "edges", self.unit)
+        return _axis_of(self.pix_to_coord(pix_new), self.interp, "edges", self.unit)
 
 
 _TFORM = re.compile(r"\s*(\d*)\s*([LXBIJKAEDCMPQ])")
@@ -193,6 +200,24 @@ def _raw_columns(header, raw: bytes, wanted: set) -> dict:
     return found
 
 
+#: Axes made before, by their nodes: the PSFs of a collection's runs
+#: usually share their axes, whose edges, centres and upsampling (a dozen
+#: scipy interpolators) are then computed once.
+_AXES: dict = {}
+
+
+def _axis_of(nodes, interp: str, node_type: str, unit: u.UnitBase) -> _Axis:
+    """An :class:`_Axis`, the same object for the same nodes (float64)."""
+    values = np.asarray(nodes).astype(float)
+    key = (values.tobytes(), interp, node_type, unit.to_string())
+    axis = _AXES.get(key)
+    if axis is None:
+        if len(_AXES) >= 256:
+            _AXES.clear()
+        axis = _AXES[key] = _Axis(values, interp, node_type, unit)
+    return axis
+
+
 def _unit(text, name: str) -> u.UnitBase:
     text = (text or "").strip()
     unit = u.Unit(text, format="fits", parse_strict="silent") if text else u.dimensionless_unscaled
@@ -211,8 +236,8 @@ def _axis(columns: dict, prefix: str, interp: str) -> _Axis | None:
     if lo.ndim != 1 or hi.ndim != 1 or _unit(hi_unit, f"{prefix}_HI") != unit:
         raise Unsupported(f"{prefix} bounds are not one-dimensional, in one unit")
     if np.allclose(hi, lo):
-        return _Axis(hi, interp, "center", unit)
-    return _Axis(np.append(lo, hi[-1:]).astype(lo.dtype), interp, "edges", unit)
+        return _axis_of(hi, interp, "center", unit)
+    return _axis_of(np.append(lo, hi[-1:]).astype(lo.dtype), interp, "edges", unit)
 
 
 # --------------------------------------------------------------------------
@@ -258,11 +283,11 @@ def containment_radius(hdu, energy: u.Quantity, offset: u.Quantity,
     values = 2 * np.pi * rad_axis.center.reshape(shape) * values
     cumsum = values.cumsum(axis=2)
     cumsum_unit = data_unit * rad_axis.unit * rad_axis.unit
-    shifted = _Axis(rad_axis.edges[1:], "lin", "center", rad_axis.unit)
+    shifted = _axis_of(rad_axis.edges[1:], "lin", "center", rad_axis.unit)
     grid = (energy_axis, offset_axis, shifted)
 
     # IRF.evaluate at the upsampled rad centres
-    rad = rad_axis.upsample(UPSAMPLE_FACTOR).center
+    rad = rad_axis.upsampled(UPSAMPLE_FACTOR).center
     coords = (np.asarray(energy.to_value(energy_axis.unit)),
               np.asarray(offset.to_value(offset_axis.unit)), rad)
     include = [len(axis.center) > 1 for axis in grid]
