@@ -45,7 +45,7 @@ def bench_import(inst: hinst.Instance, label: str, n_runs: int, repeat: int = 3)
     """Time a full import (`dachs drop`, then `dachs imp hess_dr/q`) ``repeat`` times.
 
     The first import starts without hess_dr's cache (DaCHS's cacheDir/hess_dr:
-    decompressed events, IRF pieces, PSF radii), as on a site's first import
+    decompressed events, IRF pieces, the coverage MOC), as on a site's first import
     of these files; the later ones find what it left (a re-import after
     `dachs drop`, e.g. after a change of the configuration).
     """

@@ -28,6 +28,8 @@ import json
 import math
 import os
 import re
+import sys
+import threading
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -138,8 +140,31 @@ def _mocpy():
     """mocpy, imported when needed (only the import's coverage uses it), in
     a way that works inside DaCHS: mocpy imports ``regions``, which fails
     under the C locale DaCHS sets (see hess_dr.irf.import_gammapy)."""
-    from .irf import import_gammapy
-    return import_gammapy("mocpy")
+    with _import_lock:
+        from .irf import import_gammapy
+        return import_gammapy("mocpy")
+
+
+#: One import of mocpy at a time (the locale switch is process-wide).
+_import_lock = threading.Lock()
+
+
+def preload_mocpy() -> None:
+    """Import mocpy in a background thread (a quarter of a second).
+
+    Called by the import once every file is read: DaCHS then builds its
+    indexes, waiting on PostgreSQL, before the coverage is computed (q.rd's
+    make_coverage); importing meanwhile takes that time off the import.
+    """
+    if "mocpy" in sys.modules:
+        return
+
+    def load():
+        try:
+            _mocpy()
+        except Exception:  # noqa: BLE001 -- the coverage will say what fails
+            pass
+    threading.Thread(target=load, name="hess_dr-mocpy", daemon=True).start()
 
 
 def spatial_moc(polygons: Iterable[Sequence[tuple[float, float]]],

@@ -550,7 +550,7 @@ def _read_open_file(path: Path, file_size: int, hdus, collection: Collection,
                     time_keywords=_jsonable(time_keywords),
                     data_format=("ogip" if (_text(header.get("HDUCLASS")) or "").upper() == "OGIP"
                                  else "gadf"), stamp=stamp)
-    table = event_table.EventTable.from_hdulist(hdus, layout)
+    table = event_table.EventTable.from_hdulist(hdus, layout, data)
     energy_min, energy_max, event_count = _energy_range(path, table, problems)
 
     tstart, tstop = _run_bounds(path, header_times, gti_met, table, problems)
@@ -1063,9 +1063,9 @@ def _psf_resolution(irfs, collection: Collection, problems, hdus=None, path=None
     """68% containment radius of the PSF at the configured reference point
     (a PSF in the event file is read from its open ``hdus``).
 
-    With a ``cache`` (an import), the radius of a PSF in the event file is
-    remembered by the PSF HDU's content: a re-import of the file needs no
-    Gammapy.
+    With a ``cache`` (an import), the radius of a PSF in the event file
+    that Gammapy computes (not a PSF table) is remembered by the PSF HDU's
+    content: a re-import of the file needs no Gammapy.
     """
     ref = next((r for r in irfs if r.hdu_type == "psf"), None)
     energy = collection.psf_ref_energy_tev * u.TeV
@@ -1074,7 +1074,9 @@ def _psf_resolution(irfs, collection: Collection, problems, hdus=None, path=None
         return None, None, None
     in_file = Path(ref.path) == path
     memo_key = None
-    if cache is not None and in_file:
+    # A PSF table's radius is computed without Gammapy in a few
+    # milliseconds (hess_dr.psf): remembering it would cost as much.
+    if cache is not None and in_file and (ref.hdu_class or "psf_table") != "psf_table":
         memo_key = _psf_memo_key(hdus, ref, data, energy, offset)
         if memo_key is not None:
             arcsec = cache.memo("psf-radius", memo_key)
@@ -1082,7 +1084,8 @@ def _psf_resolution(irfs, collection: Collection, problems, hdus=None, path=None
                 return arcsec * u.arcsec, energy, offset
     from .irf import containment_radius  # gammapy import is slow; only when needed
     try:
-        radius = containment_radius(ref, energy, offset, hdulist=hdus if in_file else None)
+        radius = containment_radius(ref, energy, offset, hdulist=hdus if in_file else None,
+                                    data=data if in_file else None)
     except Exception as exc:  # gammapy raises many types on odd IRFs
         problems.append(f"PSF in {ref.path.name}[{ref.hdu}] unusable for s_resolution: {exc}")
         return None, None, None

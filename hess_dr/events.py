@@ -168,22 +168,32 @@ class EventTable:
         self._values: dict = {}
 
     @classmethod
-    def from_hdulist(cls, hdus, layout: Layout) -> "EventTable":
-        """The events of an open file (its HDU ``layout.events_hdu``)."""
+    def from_hdulist(cls, hdus, layout: Layout, data: bytes | None = None) -> "EventTable":
+        """The events of an open file (its HDU ``layout.events_hdu``).
+
+        ``data``: the file's decompressed bytes, when it was read into
+        memory (:func:`open_fits`); the headers are then taken as the file
+        stores them, as :meth:`EventCache.store` keeps them (instead of
+        astropy's rewriting of every card).
+        """
+        def cards(header_hdu):
+            if data is None:
+                return header_hdu.header
+            return fitsbytes.Cards(raw_header(header_hdu, data))
         try:
             hdu = hdus[layout.events_hdu]
         except IndexError:
             raise EventsError(f"no HDU {layout.events_hdu} (the EVENTS table)") from None
         if not isinstance(hdu, fits.BinTableHDU):
             raise EventsError(f"HDU {layout.events_hdu} is not the EVENTS table")
-        gti = hdus[layout.gti_hdu].header if layout.gti_hdu is not None else None
+        gti = cards(hdus[layout.gti_hdu]) if layout.gti_hdu is not None else None
         header = hdu.header
         records = None
         if not int(header.get("PCOUNT", 0) or 0):
             records = np.asarray(hdu.data.view(np.ndarray)) if hdu.data is not None else None
             if records is None or records.dtype.itemsize != int(header["NAXIS1"]):
                 records = None
-        table = cls(layout, header, records, hdus[0].header, gti,
+        table = cls(layout, cards(hdu), records, cards(hdus[0]), gti,
                     hdu=None if records is not None else hdu)
         if records is None and hdu.data is None:
             table.records = np.zeros(0, dtype=[("_", "u1", int(header.get("NAXIS1", 0) or 0))])
@@ -483,7 +493,7 @@ def fill_cache(cache: EventCache, hdus, data: bytes | None, layout: Layout) -> N
     that is complete already is kept as it is."""
     if cache.complete(layout):
         return
-    table = EventTable.from_hdulist(hdus, layout)
+    table = EventTable.from_hdulist(hdus, layout, data)
     raw = {"primary": raw_header(hdus[0], data),
            "events": raw_header(hdus[layout.events_hdu], data),
            "gti": None if layout.gti_hdu is None else raw_header(hdus[layout.gti_hdu], data)}

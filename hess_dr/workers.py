@@ -220,7 +220,12 @@ def _serve(initializer: str | None) -> None:
         try:
             function, args = pickle.load(source)
         except EOFError:
-            return
+            # The pool is closed and every answer is out (flushed): leave
+            # without the interpreter's finalization, a tenth of a second
+            # with astropy and scipy loaded that the pool's shutdown would
+            # wait for, worker after worker (at the end of every import).
+            sys.stderr.flush()
+            os._exit(0)
         try:
             answer = (True, _spooled(function(*args)))
         except BaseException as exc:  # noqa: BLE001 -- every failure goes back
