@@ -61,9 +61,9 @@ and then any Gammapy analysis, e.g. a 1D spectrum of the Crab::
 
 Files
 -----
-Everything lands below ``dest_dir``: ``data/obs_<OBS_ID>_events.fits[.gz]``
+Everything lands below ``dest_dir``: ``data/obs_<OBS_ID>_events.fits[.gz|.bz2]``
 (the ``#this`` file: EVENTS, GTI and, for H.E.S.S., the run's IRFs),
-``data/obs_<OBS_ID>_<aeff|edisp|psf|bkg>.fits[.gz]`` (the ``#calibration``
+``data/obs_<OBS_ID>_<aeff|edisp|psf|bkg>.fits[.gz|.bz2]`` (the ``#calibration``
 files), ``terms-of-use.txt`` (the data's terms of use, which must travel with
 every copy) and the two index files.
 
@@ -272,8 +272,8 @@ def _download(session, url: str, directory: Path, stem: str,
               expected_length: int | None = None, suffix: str | None = None) -> Path:
     """Stream ``url`` to ``directory/stem<suffix>`` (atomically).
 
-    Without ``suffix`` the file is FITS, and the suffix is ``.fits.gz`` or
-    ``.fits`` from the content's first bytes.
+    Without ``suffix`` the file is FITS, and the suffix is ``.fits.gz``,
+    ``.fits.bz2`` or ``.fits`` from the content's first bytes.
     """
     directory.mkdir(parents=True, exist_ok=True)
 
@@ -291,6 +291,8 @@ def _download(session, url: str, directory: Path, stem: str,
         if chosen is None:
             if head[:2] == b"\x1f\x8b":
                 chosen = ".fits.gz"
+            elif head[:3] == b"BZh":
+                chosen = ".fits.bz2"
             elif head.startswith(b"SIMPLE"):
                 chosen = ".fits"
             else:

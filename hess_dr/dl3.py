@@ -8,6 +8,7 @@ from the operator configuration, or stay ``None``; they are never guessed.
 """
 from __future__ import annotations
 
+import bz2
 import dataclasses
 import functools
 import gzip
@@ -269,7 +270,7 @@ def read_run(path: str | os.PathLike, collection: Collection, *,
     Parameters
     ----------
     path : path-like
-        A FITS event list, optionally gzipped.
+        A FITS event list, optionally gzip- or bzip2-compressed.
     collection : hess_dr.config.Collection
         The collection the file belongs to (defaults, field of view...).
     resolve_psf : bool
@@ -328,12 +329,18 @@ def read_run(path: str | os.PathLike, collection: Collection, *,
 def _open(path: Path):
     """The file's HDUs (decompressed in memory, read once), its bytes and stamp."""
     with open(path, "rb") as f:
-        head = f.read(2)
+        head = f.read(3)
     try:
         data, stamp = event_table.read_file_bytes(path)
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        if head == b"\x1f\x8b":
+        if head[:2] == event_table.GZIP_MAGIC:
             raise DL3Error(path, f"truncated or corrupt gzip stream: {exc}") from None
+        if head == event_table.BZIP2_MAGIC:
+            raise DL3Error(path, f"truncated or corrupt bzip2 stream: {exc}") from None
+        raise
+    except OSError as exc:
+        if head == event_table.BZIP2_MAGIC and type(exc) is OSError:  # "Invalid data stream"
+            raise DL3Error(path, f"truncated or corrupt bzip2 stream: {exc}") from None
         raise
     if data is None:  # a very large file: astropy streams it
         return fits.open(path, memmap=False, lazy_load_hdus=False), None, stamp
@@ -364,7 +371,7 @@ def _check_complete(path: Path, hdus, data: bytes | None = None) -> None:
     astropy silently stops at a truncated stream and only warns about a
     short file, returning fewer or partial HDUs; both would publish a run
     with missing IRFs or events.  ``data``: the decompressed file, when
-    read into memory (a truncated gzip stream has failed already).
+    read into memory (a truncated gzip or bzip2 stream has failed already).
     """
     # Where the last HDU ends, padded to whole FITS blocks.  (HDUList.fileinfo
     # says the same but costs ~5 ms per file, a third of a small run's import.)
@@ -376,7 +383,9 @@ def _check_complete(path: Path, hdus, data: bytes | None = None) -> None:
             raise DL3Error(path, f"truncated FITS file: {len(data)} bytes, its HDUs need {expected}")
         return
     with open(path, "rb") as f:
-        compressed = f.read(2) == b"\x1f\x8b"
+        head = f.read(3)
+        compressed = head[:2] == event_table.GZIP_MAGIC
+        bzip2 = head == event_table.BZIP2_MAGIC
         if compressed:
             # Fast path: a complete gzip stream ends with the uncompressed
             # size modulo 2**32 (ISIZE); a cut one ends with arbitrary bytes.
@@ -391,6 +400,14 @@ def _check_complete(path: Path, hdus, data: bytes | None = None) -> None:
                     size += len(chunk)
         except (OSError, EOFError, zlib.error) as exc:
             raise DL3Error(path, f"truncated or corrupt gzip stream: {exc}") from None
+    elif bzip2:
+        try:
+            with bz2.open(path, "rb") as f:
+                size = 0
+                while chunk := f.read(1 << 20):
+                    size += len(chunk)
+        except (OSError, EOFError, ValueError) as exc:
+            raise DL3Error(path, f"truncated or corrupt bzip2 stream: {exc}") from None
     else:
         size = path.stat().st_size
     if size < expected:
@@ -671,7 +688,7 @@ def icrs_to_galactic(ra: float, dec: float) -> tuple[float, float]:
 def file_stem(path) -> str:
     """A file's name without its FITS extensions (``run_42.fits.gz`` -> ``run_42``)."""
     name = Path(path).name
-    for extension in (".gz", ".fz", ".fits", ".fit", ".fts", ".evt"):
+    for extension in (".gz", ".bz2", ".fz", ".fits", ".fit", ".fts", ".evt"):
         if name.lower().endswith(extension) and len(name) > len(extension):
             name = name[:-len(extension)]
     return name

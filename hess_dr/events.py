@@ -18,6 +18,7 @@ file by whoever needs it.
 """
 from __future__ import annotations
 
+import bz2
 import gzip
 import hashlib
 import io
@@ -36,6 +37,10 @@ from .layout import FileStamp, Layout
 #: Files larger than this are not decompressed into memory in one go (the
 #: reader lets astropy stream them instead).
 IN_MEMORY_LIMIT = 512 * 2**20
+
+#: The first bytes of a gzip and of a bzip2 stream.
+GZIP_MAGIC = b"\x1f\x8b"
+BZIP2_MAGIC = b"BZh"
 
 _CACHE_VERSION = "2"
 
@@ -70,7 +75,8 @@ def read_file_bytes(path: str | os.PathLike) -> tuple[bytes | None, FileStamp]:
     Raises
     ------
     OSError, EOFError, zlib.error, gzip.BadGzipFile
-        Unreadable file, truncated or corrupt gzip stream.
+        Unreadable file, truncated or corrupt gzip or bzip2 stream (a
+        truncated bzip2 stream raises EOFError, a corrupt one OSError).
     """
     with open(path, "rb") as f:
         status = os.fstat(f.fileno())
@@ -81,13 +87,19 @@ def read_file_bytes(path: str | os.PathLike) -> tuple[bytes | None, FileStamp]:
             return None, FileStamp(status.st_size, status.st_mtime_ns, digest.hexdigest())
         raw = f.read()
     stamp = FileStamp(status.st_size, status.st_mtime_ns, hashlib.sha256(raw).hexdigest())
-    if raw[:2] == b"\x1f\x8b":
+    if raw[:2] == GZIP_MAGIC:
         return gzip.decompress(raw), stamp
+    if raw[:3] == BZIP2_MAGIC:
+        try:
+            return bz2.decompress(raw), stamp
+        except ValueError as exc:  # "Compressed data ended before the end-of-stream marker"
+            raise EOFError(str(exc)) from None
     return raw, stamp
 
 
 def open_fits(path: str | os.PathLike) -> tuple[fits.HDUList, bytes | None, FileStamp]:
-    """Open a (gzipped) FITS file decompressed in memory, read once.
+    """Open a (gzip- or bzip2-compressed) FITS file decompressed in memory,
+    read once.
 
     Returns the HDU list (headers parsed), the decompressed bytes (None for
     a large file, then opened by astropy directly) and the file's stamp.

@@ -48,7 +48,7 @@ def looping_link(path: str, root: str) -> str | None:
     return None
 
 
-def source_patterns(root: str, suffixes=("*.fits", "*.fits.gz")) -> list[str]:
+def source_patterns(root: str, suffixes=("*.fits", "*.fits.gz", "*.fits.bz2")) -> list[str]:
     """Glob patterns naming every candidate file below ``root``: one per
     directory and suffix, the directory part glob-escaped.
 

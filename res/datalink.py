@@ -267,7 +267,7 @@ def file_name(descriptor, args, media_type):
     if descriptor is None or getattr(descriptor, "accessPath", None) is None:
         return None
     stem = os.path.basename(descriptor.accessPath)
-    for extension in (".fits.gz", ".fits", ".gz"):
+    for extension in (".fits.gz", ".fits.bz2", ".fits", ".gz", ".bz2"):
         if stem.endswith(extension):
             stem = stem[:-len(extension)]
             break
