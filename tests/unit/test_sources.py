@@ -45,7 +45,7 @@ def test_source_patterns_survive_links_and_odd_names(tmp_path):
     assert {str(p.resolve()) for p in expected} <= found
     assert not any(".hidden" in name for name in found)
     # each real directory once; the symlinked one under its link's name
-    assert len(patterns) == len(set(patterns)) == 2 * 6
+    assert len(patterns) == len(set(patterns)) == 3 * 6  # *.fits, *.fits.gz, *.fits.bz2
     assert os.path.join(glob.escape(str(data / "linked" / "deep")), "*.fits") in patterns
 
 
