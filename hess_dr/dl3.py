@@ -393,21 +393,9 @@ def _check_complete(path: Path, hdus, data: bytes | None = None) -> None:
             if int.from_bytes(f.read(4), "little") == expected % 2**32:
                 return
     if compressed:
-        try:
-            with gzip.open(path, "rb") as f:
-                size = 0
-                while chunk := f.read(1 << 20):
-                    size += len(chunk)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise DL3Error(path, f"truncated or corrupt gzip stream: {exc}") from None
+        size = _decompressed_size(path, gzip.open, "gzip")
     elif bzip2:
-        try:
-            with bz2.open(path, "rb") as f:
-                size = 0
-                while chunk := f.read(1 << 20):
-                    size += len(chunk)
-        except (OSError, EOFError, ValueError) as exc:
-            raise DL3Error(path, f"truncated or corrupt bzip2 stream: {exc}") from None
+        size = _decompressed_size(path, bz2.open, "bzip2")
     else:
         size = path.stat().st_size
     if size < expected:
@@ -683,6 +671,19 @@ def icrs_to_galactic(ra: float, dec: float) -> tuple[float, float]:
     """
     lon, lat = erfa.icrs2g(math.radians(ra), math.radians(dec))
     return float(np.degrees(lon)) % 360.0, float(np.degrees(lat))
+
+
+def _decompressed_size(path: Path, opener, kind: str) -> int:
+    """Bytes of a compressed file's content, read to the end (a truncated
+    or corrupt stream raises DL3Error naming the file)."""
+    try:
+        with opener(path, "rb") as f:
+            size = 0
+            while chunk := f.read(1 << 20):
+                size += len(chunk)
+    except (OSError, EOFError, ValueError, zlib.error) as exc:
+        raise DL3Error(path, f"truncated or corrupt {kind} stream: {exc}") from None
+    return size
 
 
 def file_stem(path) -> str:
