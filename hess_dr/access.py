@@ -153,6 +153,12 @@ def run_rights(collection_rights: RunRights, override: RunRights | None,
     return owner, release_date(release, observed)
 
 
+def stored_release(value) -> datetime.date | None:
+    """The first public day from what the import stored
+    (``obs_index.obs_release_date``, a timestamp at 00:00 UTC)."""
+    return value.date() if isinstance(value, datetime.datetime) else value
+
+
 def is_public(owner: str | None, release: datetime.date | None,
               today: datetime.date | None = None) -> bool:
     """Whether a run's data are readable by anyone on ``today``."""

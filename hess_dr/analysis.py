@@ -297,9 +297,7 @@ class Candidate:
                 value = value.item()
             values[name] = value
         values["obs_id"] = str(values["obs_id"])
-        release = values.pop("obs_release_date")
-        if isinstance(release, datetime.datetime):
-            release = release.date()
+        release = access.stored_release(values.pop("obs_release_date"))
         return cls(**values, release=release, path=path)
 
 

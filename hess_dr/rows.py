@@ -209,6 +209,7 @@ def obs_row(run: Run, collection: Collection, accref: str) -> dict:
     # (jd1 - MJD zero - mjdrefi) is exact in float64; adding jd2 last keeps
     # the sub-microsecond precision of the header's MJDREFF.
     mjdreff = float((epoch.jd1 - 2400000.5 - mjdrefi) + epoch.jd2)
+    t_min = run.times.mjd("tstart", PUBLISHED_SCALE)
     return {
         "accref": accref,
         "access_path": str(run.path),
@@ -237,7 +238,7 @@ def obs_row(run: Run, collection: Collection, accref: str) -> dict:
         "timesys": time_ref.timesys,
         "date_obs": run.date_obs, "time_obs": run.time_obs,
         "date_end": run.date_end, "time_end": run.time_end,
-        "t_min": run.times.mjd("tstart", PUBLISHED_SCALE),
+        "t_min": t_min,
         "t_max": run.times.mjd("tstop", PUBLISHED_SCALE),
         "n_tels": run.n_tels, "tellist": run.tellist, "quality": run.quality,
         "muoneff": run.muoneff,
@@ -259,7 +260,7 @@ def obs_row(run: Run, collection: Collection, accref: str) -> dict:
         "messenger_name": collection.messenger_name,
         "messenger_pdgid": collection.messenger_pdgid,
         "irf_types": " ".join(ref.hdu_type for ref in run.irfs) or None,
-        **rights_columns(collection, run.obs_id, run.times.mjd("tstart", PUBLISHED_SCALE)),
+        **rights_columns(collection, run.obs_id, t_min),
         "problems": "; ".join(run.problems) or None,
     }
 

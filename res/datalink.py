@@ -7,7 +7,6 @@ Nothing here changes DaCHS: the DataLink 1.1 row class, the descriptor and
 the request checks are hess_dr's own and used by hess_dr's services only.
 """
 import collections
-import datetime
 import os
 import sys
 import threading
@@ -106,23 +105,17 @@ def make_descriptor(pub_did, accref_prefix="hess_dr/"):
     descriptor.obs = row
     # Metadata stay public: every requester gets a descriptor; what the
     # current one may not read is refused by refusal() and iter_links().
-    descriptor.denial = None
-    if not hess_access.is_public(row["owner"], _release_of(row)):
-        descriptor.denial = hess_access.denial(row["owner"], _release_of(row), requester())
+    release = hess_access.stored_release(row["obs_release_date"])
+    descriptor.proprietary = not hess_access.is_public(row["owner"], release)
+    descriptor.denial = (hess_access.denial(row["owner"], release, requester())
+                         if descriptor.proprietary else None)
     return descriptor
-
-
-def _release_of(row):
-    """The stored first public day of a run (obs_index.obs_release_date)."""
-    release = row.get("obs_release_date")
-    return release.date() if isinstance(release, datetime.datetime) else release
 
 
 def is_proprietary(descriptor):
     """Whether a dataset's data are not public today (its responses must
     not be kept by shared caches)."""
-    obs = getattr(descriptor, "obs", None)
-    return obs is not None and not hess_access.is_public(obs["owner"], _release_of(obs))
+    return getattr(descriptor, "proprietary", False)
 
 
 def refusal(descriptor, args):
@@ -339,7 +332,7 @@ def derived_product(descriptor, args):
     media_type = hess_links.PRODUCTS[product]
     try:
         if product == "terms":
-            collection = _collection(descriptor)
+            collection = collection_of(descriptor)
             return media_type, ((collection and collection.rights) or "").encode("utf-8")
         if product == "gti":
             from hess_dr import tables
@@ -483,11 +476,6 @@ def configuration():
     return cached[1]
 
 
-def _collection(descriptor):
-    return next((c for c in configuration().collections
-                 if c.name == descriptor.obs["collection"]), None)
-
-
 def _cache_root():
     """hess_dr's cache directory (events, previews) below DaCHS's cacheDir."""
     return os.path.join(base.getConfig("cacheDir"), "hess_dr")
@@ -572,7 +560,7 @@ def _gtis(descriptor, stored_layout=None):
 def _job(descriptor):
     """The serve.Job of a descriptor: its stored obs_index fields and GTIs,
     the file, its collection and the cache directory."""
-    collection = _collection(descriptor)
+    collection = collection_of(descriptor)
     if collection is None:
         raise usage_error(f"dataset of unknown collection {descriptor.obs['collection']}")
     gti_start, gti_stop = _gtis(descriptor, _stored_layout(descriptor))

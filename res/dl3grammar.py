@@ -15,7 +15,6 @@ import gc
 import itertools
 import os
 import sys
-import urllib.parse
 
 # Make the package importable even where it was not pip-installed into the
 # Python running DaCHS (an operator's existing instance).
@@ -30,6 +29,7 @@ from gavo.utils import pgsphere  # noqa: E402
 from hess_dr import config as hess_config  # noqa: E402
 from hess_dr import coverage as hess_coverage  # noqa: E402
 from hess_dr import importlog, ingest, sources, workers as hess_workers  # noqa: E402
+from hess_dr import links as hess_links  # noqa: E402
 
 #: An import of fewer files than this, holding fewer bytes than
 #: PREFETCH_MIN_BYTES, reads them in the DaCHS process itself (starting a
@@ -136,6 +136,8 @@ class DataPack:
                           grammar.rd.sourceId.split("/")[0],
                           os.path.join(base.getConfig("cacheDir"), "hess_dr"))
         self.grammar = grammar
+        # the products service: products rows name a run's preview there
+        self.prod_url = grammar.rd.getById("prod").getURL("dlget")
         # progress and the summary of this import (q.rd's import_report)
         self.log = importlog.start(self.configuration)
         self.prefetcher = self._start_prefetcher(grammar)
@@ -215,15 +217,6 @@ def _spoly(vertices):
     return pgsphere.SPoly([pgsphere.SPoint.fromDegrees(ra, dec) for ra, dec in vertices])
 
 
-def _preview_url(accref, rd_id):
-    """The dataset's counts-map preview in hess_dr's products service: the
-    products table's preview, so that DaCHS's /getproduct?preview=True
-    (which checks no access rights for previews) sends clients where they
-    are checked."""
-    return (base.getConfig("web", "serverURL") + f"/{rd_id}/prod/dlget?PRODUCT=preview-image&ID="
-            + urllib.parse.quote(rscdef.getStandardPubDID(accref), safe=""))
-
-
 class RowIterator(CustomRowIterator):
     """Yields (role, row) pairs: one obs_index and products row per event
     list, one gti row per good time interval."""
@@ -250,7 +243,11 @@ class RowIterator(CustomRowIterator):
             base.ui.notifyInfo(f"hess_dr: {path}: {problem}")
         obs = outcome.obs
         obs["s_region"] = _spoly(obs.pop("s_region_vertices"))
-        obs["preview_url"] = _preview_url(obs["accref"], self.grammar.rd.sourceId)
+        # the products table's preview: DaCHS's /getproduct?preview=True (which
+        # checks no access rights for previews) sends clients to the
+        # DataLink #preview-image link, where they are checked
+        obs["preview_url"] = hess_links.product_url(
+            pack.prod_url, rscdef.getStandardPubDID(obs["accref"]), "preview-image")
         yield "obs_index", obs
         yield "products", obs
         for gti in outcome.gtis:
