@@ -90,32 +90,6 @@ def _in_threads(n, target):
     return results
 
 
-def test_full_pool_refuses_at_once_with_retry_after():
-    pool = heavy.HeavyPool(1, 1, name="files")
-    try:
-        pool.run(heavy_tasks.add, 0, 0)  # started
-        results = _in_threads(5, lambda i: pool.run(heavy_tasks.sleep_and_return, 0.5, i))
-        busy = [r for r in results if isinstance(r, errors.ServiceBusy)]
-        done = [r for r in results if not isinstance(r, Exception)]
-        assert len(done) == 2 and len(busy) == 3  # one computing, one queued
-        assert all(b.http_status == 503 and b.retry_after >= 1 for b in busy)
-        assert pool.waiting == 0
-    finally:
-        pool.shutdown()
-
-
-def test_a_clogged_pool_refuses_by_expected_wait():
-    """A queue with room is refused when its expected wait is too long."""
-    pool = heavy.HeavyPool(1, 10, name="files", max_wait=0.5)
-    try:
-        pool.run(heavy_tasks.sleep_and_return, 0.4, 0)  # the mean job: 0.4 s
-        results = _in_threads(4, lambda i: pool.run(heavy_tasks.sleep_and_return, 0.4, i))
-        # one computes; one queued waits 0.4 s; a second would wait 0.8 s
-        assert sum(isinstance(r, errors.ServiceBusy) for r in results) == 2
-    finally:
-        pool.shutdown()
-
-
 def _started(target) -> threading.Thread:
     thread = threading.Thread(target=target)
     thread.start()
@@ -128,6 +102,38 @@ def _wait_for(condition, seconds=20.0):
     deadline = time.monotonic() + seconds
     while not condition() and time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+def test_full_pool_refuses_at_once_with_retry_after():
+    pool = heavy.HeavyPool(1, 1, name="files")
+    try:
+        pool.run(heavy_tasks.add, 0, 0)  # started
+        computing = _started(lambda: pool.run(heavy_tasks.sleep_and_return, 3.0, "c"))
+        _wait_for(lambda: pool._computing == 1)
+        results = _in_threads(4, lambda i: pool.run(heavy_tasks.sleep_and_return, 0.5, i))
+        computing.join(60)
+        busy = [r for r in results if isinstance(r, errors.ServiceBusy)]
+        done = [r for r in results if not isinstance(r, Exception)]
+        assert len(done) == 1 and len(busy) == 3  # one computing, one queued
+        assert all(b.http_status == 503 and b.retry_after >= 1 for b in busy)
+        assert pool.waiting == 0
+    finally:
+        pool.shutdown()
+
+
+def test_a_clogged_pool_refuses_by_expected_wait():
+    """A queue with room is refused when its expected wait is too long."""
+    pool = heavy.HeavyPool(1, 10, name="files", max_wait=0.5)
+    try:
+        pool.run(heavy_tasks.sleep_and_return, 0.4, 0)  # the mean job: 0.4 s
+        computing = _started(lambda: pool.run(heavy_tasks.sleep_and_return, 3.0, "c"))
+        _wait_for(lambda: pool._computing == 1)
+        results = _in_threads(3, lambda i: pool.run(heavy_tasks.sleep_and_return, 0.4, i))
+        computing.join(60)
+        # one computes; one queued waits 0.4 s; a second would wait 0.8 s
+        assert sum(isinstance(r, errors.ServiceBusy) for r in results) == 2
+    finally:
+        pool.shutdown()
 
 
 def test_pools_share_one_bound():
@@ -191,11 +197,21 @@ def test_joiners_need_no_room_in_the_pool_queue(tmp_path):
     pool = heavy.HeavyPool(1, 0, admission=admission, name="previews")
     counter = tmp_path / "count"
     try:
-        results = _in_threads(8, lambda i: pool.run(heavy_tasks.count_and_return, str(counter),
-                                                     1.0, "png", key="one"))
+        def request(i):
+            return pool.run(heavy_tasks.count_and_return, str(counter), 3.0, "png", key="one")
+
+        # The owner computes before the others come: while it still waits
+        # for its worker (spawned on first use) it holds a place in the bound.
+        owner = [None]
+        owner_thread = _started(lambda: owner.__setitem__(0, request(0)))
+        _wait_for(lambda: pool._computing == 1)
+        assert pool._computing == 1 and admission.waiting == 0
+        results = _in_threads(7, request)
+        owner_thread.join(60)
         done = [r for r in results if r == "png"]
         busy = [r for r in results if isinstance(r, errors.ServiceBusy)]
-        assert len(done) == 6 and len(busy) == 2  # the computing one and five waiting
+        assert owner[0] == "png"
+        assert len(done) == 5 and len(busy) == 2  # five wait for the computing one
         assert counter.read_text() == "1"
     finally:
         pool.shutdown()
