@@ -160,6 +160,12 @@ def _rows(path: str, run: dl3.Run, collection, inputs_dir: str, prefix: str) -> 
     return Outcome(path=path, level="ok", obs=obs, gtis=gtis, problems=list(run.problems))
 
 
+def import_reader_modules() -> None:
+    """Import what reading a file imports on first need (the PSF radius:
+    scipy), in a process that forks its readers (they start with it)."""
+    from . import irf, psf  # noqa: F401
+
+
 def prepare_reader_process() -> None:
     """Set up a process that only reads files for an import.
 

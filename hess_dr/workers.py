@@ -10,10 +10,21 @@ threads); :meth:`WorkerPool.submit` returns a
 
 Why not :mod:`multiprocessing`: its "spawn" children import the parent's
 main module first, and the main module of a DaCHS process is DaCHS's
-command line (1.5 s of imports per worker, before any work); "fork" would
-share the parent's database sockets.  These workers start with the hess_dr
-package only (and whatever their first task imports), so an import of a
-hundred files has its readers ready in a fraction of a second.
+command line (1.5 s of imports per worker, before any work).  These
+workers start with the hess_dr package only (and whatever their first task
+imports).
+
+A pool made with ``fork=True`` (the readers of a first import, in the
+single-threaded ``dachs imp`` process) forks its workers from the calling
+process instead: they start with everything it has imported (astropy,
+scipy: 0.6 s of imports a reader would repeat) and nothing to read from
+disk.  A forked worker shares the parent's open files and database
+sockets, so it never returns into the parent's code: it serves its pipes
+and leaves with ``os._exit``, without the interpreter's finalization
+(which would close the parent's database sessions); it closes the pipes of
+the workers forked before it, so that each sees the end of its own input.
+The server's pools (hess_dr.heavy) spawn: a server has threads, and a
+fork copies only the calling one.
 
 Workers inherit the parent's ``sys.path`` (as PYTHONPATH), so they import
 hess_dr from where the parent did.  Results of :data:`SPOOL_BYTES` or more
@@ -25,10 +36,12 @@ import concurrent.futures
 import os
 import pickle
 import queue
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 import traceback
 
 #: Results of at least this many bytes come back through a file: a pipe
@@ -41,38 +54,99 @@ class WorkerError(RuntimeError):
     """A worker process died or answered garbage."""
 
 
-class _Worker:
-    """One worker process and its pipes."""
+#: The parent's ends of the pipes of the forked workers alive (each newly
+#: forked worker closes them).
+_FORKED_PIPE_FDS: set[int] = set()
 
-    def __init__(self, initializer: str | None):
+
+class _Worker:
+    """One worker process and its pipes (spawned, or forked: see the
+    module docstring)."""
+
+    def __init__(self, initializer: str | None, fork: bool = False):
+        self._popen = None
+        if fork:
+            self.pid, self.stdin, self.stdout = _fork_worker(initializer)
+            return
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
         env["PYTHONUNBUFFERED"] = "1"
         command = [sys.executable, "-m", "hess_dr.workers"]
         if initializer:
             command.append(initializer)
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        env=env, close_fds=True)
+        self._popen = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       env=env, close_fds=True)
+        self.pid, self.stdin, self.stdout = (self._popen.pid, self._popen.stdin,
+                                             self._popen.stdout)
 
     def run(self, function, args):
         """Send a task, wait for its answer; (ok, value) -- a value left in
         a file is still to be taken (see :func:`_unspooled`)."""
-        process = self.process
-        pickle.dump((function, args), process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-        process.stdin.flush()
-        return pickle.load(process.stdout)
+        pickle.dump((function, args), self.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        self.stdin.flush()
+        return pickle.load(self.stdout)
 
     def close(self) -> None:
-        for stream in (self.process.stdin, self.process.stdout):
+        for stream in (self.stdin, self.stdout):
+            _FORKED_PIPE_FDS.discard(_fileno(stream))
             try:
                 stream.close()
             except OSError:
                 pass
+        if self._popen is not None:
+            try:
+                self._popen.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._popen.kill()
+                self._popen.wait()
+        elif not _reaped(self.pid, timeout=5):
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+
+
+def _fileno(stream) -> int | None:
+    try:
+        return stream.fileno()
+    except (OSError, ValueError):
+        return None
+
+
+def _reaped(pid: int, timeout: float) -> bool:
+    """Whether the child ``pid`` ended (and was reaped) within ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
         try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return True
+        if done or time.monotonic() > deadline:
+            return bool(done)
+        time.sleep(0.005)
+
+
+def _fork_worker(initializer: str | None):
+    """Fork a worker serving two new pipes; (pid, its input, its output)."""
+    task_read, task_write = os.pipe()
+    answer_read, answer_write = os.pipe()
+    for stream in (sys.stdout, sys.stderr):  # nothing buffered is written twice
+        stream.flush()
+    pid = os.fork()
+    if pid == 0:  # the worker: never returns into the parent's code
+        status = 1
+        try:
+            for fd in [task_write, answer_read, *_FORKED_PIPE_FDS]:
+                os.close(fd)
+            _serve(initializer, os.fdopen(task_read, "rb"), os.fdopen(answer_write, "wb"))
+            status = 0
+        except BaseException:  # noqa: BLE001 -- reported, then leave
+            traceback.print_exc()
+        finally:
+            sys.stderr.flush()
+            os._exit(status)
+    os.close(task_read)
+    os.close(answer_write)
+    _FORKED_PIPE_FDS.update((task_write, answer_read))
+    return pid, os.fdopen(task_write, "wb"), os.fdopen(answer_read, "rb")
 
 
 class WorkerPool:
@@ -84,9 +158,14 @@ class WorkerPool:
         Number of processes (started when first needed).
     initializer : str, optional
         ``"module:function"`` each worker calls once at start.
+    fork : bool
+        Fork every worker now from this process (see the module
+        docstring); only where this is the process's one thread, else
+        they are spawned as usual.  Workers that replace dead ones are
+        spawned.
     """
 
-    def __init__(self, workers: int, initializer: str | None = None):
+    def __init__(self, workers: int, initializer: str | None = None, fork: bool = False):
         self.workers = workers
         self.initializer = initializer
         self._idle: queue.LifoQueue = queue.LifoQueue()
@@ -94,6 +173,11 @@ class WorkerPool:
         self._lock = threading.Lock()
         self._closed = False
         self._threads = None
+        self.forked = fork and threading.active_count() == 1
+        if self.forked:
+            for _ in range(workers):
+                self._idle.put(_Worker(initializer, fork=True))
+                self._started += 1
 
     def _checkout(self) -> _Worker:
         with self._lock:
@@ -208,10 +292,11 @@ def _spooled(value):
     return value
 
 
-def _serve(initializer: str | None) -> None:
-    """A worker's loop: (function, args) pickles in on stdin, (ok, value)
-    pickles out on stdout, until stdin closes."""
-    source, sink = sys.stdin.buffer, sys.stdout.buffer
+def _serve(initializer: str | None, source=None, sink=None) -> None:
+    """A worker's loop: (function, args) pickles in on ``source`` (stdin),
+    (ok, value) pickles out on ``sink`` (stdout), until ``source`` closes."""
+    if source is None:
+        source, sink = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # stray prints must not corrupt the pipe
     if initializer:
         module, _, name = initializer.partition(":")

@@ -49,20 +49,21 @@ class Prefetcher:
     Files go to the workers in batches of ``batch`` (see
     :func:`hess_dr.ingest.ingest_many`), up to about ``in_flight`` files
     ahead of DaCHS.  The workers are :class:`hess_dr.workers.WorkerPool`
-    processes: they get this process's sys.path (so they import hess_dr
-    the same way) but not DaCHS's command line, which multiprocessing's
-    "spawn" children import first (1.5 s each); forked ones would share the
-    DaCHS process's database sockets.  Any batch no worker has started when
-    DaCHS wants it is read in the DaCHS process itself, and with
-    ``first_here`` the first one too, while the workers start (a third of
-    a second each; no reading step imports Gammapy, see hess_dr.psf).  If
-    DaCHS asks for a file out of the
-    expected order, the prefetcher shuts down and the shim reads files
-    itself.
+    processes.  With ``fork`` (a first import: ``dachs imp`` has one
+    thread) they are forked from the DaCHS process once it has imported
+    the reading modules, and start reading at once; otherwise they are
+    spawned with this process's sys.path (so they import hess_dr the same
+    way) but not DaCHS's command line, which multiprocessing's "spawn"
+    children import first (1.5 s each).  Any batch no worker has started
+    when DaCHS wants it is read in the DaCHS process itself, and with
+    ``first_here`` (spawned workers) the first one too, while the workers
+    start (a third of a second each; no reading step imports Gammapy, see
+    hess_dr.psf).  If DaCHS asks for a file out of the expected order, the
+    prefetcher shuts down and the shim reads files itself.
     """
 
     def __init__(self, paths, arguments, workers, batch=8, in_flight=2500,
-                 first_here=False):
+                 first_here=False, fork=False):
         self._paths = iter(paths)
         self._arguments = arguments
         self._batch = batch
@@ -72,9 +73,12 @@ class Prefetcher:
         # and waits: several seconds in which the readers keep reading
         # ahead (a few kB per outcome) instead of idling.
         self._depth = max(4 * workers, in_flight // batch)
+        if fork:  # the workers start with the reading modules loaded
+            ingest.import_reader_modules()
         self._pool = hess_workers.WorkerPool(
-            workers, initializer="hess_dr.ingest:prepare_reader_process")
-        if first_here:  # read here while the workers start
+            workers, initializer="hess_dr.ingest:prepare_reader_process", fork=fork)
+        self.forked = self._pool.forked
+        if first_here and not self.forked:  # read here while the workers start
             first = list(itertools.islice(self._paths, self._batch))
             if first:
                 self._batches.append((first, None))
@@ -164,8 +168,12 @@ class DataPack:
             return None
         # batches small enough that every worker gets several
         batch = max(1, min(PREFETCH_BATCH, len(paths) // (4 * workers)))
-        base.ui.notifyInfo(f"hess_dr: reading {len(paths)} files with {workers} worker(s)")
-        return Prefetcher(paths, self.arguments, workers, batch=batch, first_here=True)
+        prefetcher = Prefetcher(paths, self.arguments, workers, batch=batch, first_here=True,
+                                fork=True)
+        started = "forked" if prefetcher.forked else "spawned"
+        base.ui.notifyInfo(f"hess_dr: reading {len(paths)} files with {workers} {started}"
+                           " worker process(es)")
+        return prefetcher
 
     def count_sources(self):
         """The number of files this (incremental) import reads: the listing

@@ -2,6 +2,7 @@
 DR1 (105 files), and what it keeps afterwards."""
 from __future__ import annotations
 
+import os
 import re
 
 import pyvo
@@ -21,6 +22,10 @@ def test_progress_and_summary_of_the_dr1_import(dr1_service):
                      r" 0 skipped, 0 not event lists, 0 removed; 0 problem\(s\) noted in 0"
                      r" published file\(s\)", output)
     assert "hess_dr: 105 run(s) published in all" in output
+    # the readers were forked from `dachs imp` (which then had one thread),
+    # and the DaCHS process went on using its database session after them
+    cpus = os.cpu_count()
+    assert f"hess_dr: reading 105 files with {cpus} forked worker process(es)" in output
     assert re.search(r"hess_dr: coverage of hess-dl3-dr1: 105 runs, MOC order 6", output)
     tap = pyvo.dal.TAPService(dr1_service.tap_url)
     runs = tap.run_sync("SELECT files_read, published, skipped, runs_published, duration"

@@ -67,3 +67,30 @@ def count_and_return(path, seconds, value):
         f.write(str(count + 1))
     time.sleep(seconds)
     return value
+
+
+#: Set by a test in its own process before it forks workers: a forked worker
+#: sees the value, a spawned one imports this module afresh (None).
+PARENT_MARK = None
+
+
+def parent_mark():
+    return PARENT_MARK
+
+
+class Goodbye:
+    """Sends a farewell on a socket when finalized, as a database session
+    object does on its connection at interpreter exit."""
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    def __del__(self):
+        try:
+            self.sock.sendall(b"goodbye")
+        except OSError:
+            pass
+
+
+#: A Goodbye a test keeps alive in its process (see PARENT_MARK).
+SESSION = None

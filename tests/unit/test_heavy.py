@@ -3,6 +3,8 @@
 identical requests share one computation, a dead worker is replaced."""
 from __future__ import annotations
 
+import functools
+import os
 import threading
 import time
 
@@ -72,6 +74,101 @@ def test_sizes_from_the_environment():
     for bad in ("0", "-1", "many"):
         with pytest.raises(ValueError, match="HESS_DR_HEAVY_WORKERS"):
             heavy.configured_sizes({"HESS_DR_HEAVY_WORKERS": bad})
+
+
+@pytest.fixture
+def marked_parent(monkeypatch):
+    """This process marked (heavy_tasks.PARENT_MARK), to tell forked workers
+    from spawned ones."""
+    monkeypatch.setattr(heavy_tasks, "PARENT_MARK", os.getpid())
+    assert threading.active_count() == 1, [t.name for t in threading.enumerate()]
+    return os.getpid()
+
+
+def test_forked_workers_start_from_this_process(marked_parent):
+    with workers.WorkerPool(2, fork=True) as pool:
+        assert pool.forked
+        assert pool.call(heavy_tasks.parent_mark) == marked_parent
+        assert pool.call(heavy_tasks.pid) != marked_parent
+        big = pool.call(heavy_tasks.blob, 3 * workers.SPOOL_BYTES)
+        assert big == b"x" * (3 * workers.SPOOL_BYTES)
+        with pytest.raises(cutout.CutoutError) as info:
+            pool.call(heavy_tasks.fail_cutout, "no RA column", 400)
+        assert info.value.http_status == 400
+        futures = [pool.submit(heavy_tasks.sleep_and_return, 0.2, i) for i in range(4)]
+        assert [f.result(timeout=30) for f in futures] == [0, 1, 2, 3]
+
+
+def test_a_forked_worker_ends_when_its_own_input_closes(marked_parent):
+    """Each worker holds only its own pipes: closing one ends it while the
+    other (forked after it) still runs."""
+    pool = workers.WorkerPool(2, fork=True)
+    try:
+        first, second = pool._idle.get(), pool._idle.get()
+        first.close()
+        assert workers._reaped(first.pid, timeout=10)
+        assert second.run(heavy_tasks.add, (2, 2)) == (True, 4)
+        second.close()
+        assert workers._reaped(second.pid, timeout=10)
+    finally:
+        pool.shutdown()
+
+
+def test_forked_workers_leave_inherited_sockets_alone(marked_parent, monkeypatch):
+    """A forked worker shares this process's sockets (in DaCHS: its
+    database sessions, whose objects say goodbye on the socket when
+    finalized); it never writes to them, not even when it ends (no
+    interpreter finalization, no atexit handlers)."""
+    import atexit
+    import socket
+    ours, peer = socket.socketpair()
+    monkeypatch.setattr(heavy_tasks, "SESSION", heavy_tasks.Goodbye(ours))
+    farewell = functools.partial(ours.sendall, b"atexit")
+    atexit.register(farewell)
+    try:
+        with workers.WorkerPool(2, fork=True) as pool:
+            assert pool.forked
+            assert pool.call(heavy_tasks.add, 1, 2) == 3
+            with pytest.raises(ZeroDivisionError):
+                pool.call(heavy_tasks.divide, 1, 0)
+            pids = [pool.call(heavy_tasks.pid) for _ in range(2)]
+        assert all(workers._reaped(p, timeout=10) for p in pids)
+        peer.setblocking(False)
+        with pytest.raises(BlockingIOError):  # nothing sent, not shut
+            peer.recv(1)
+        ours.sendall(b"still ours")
+        peer.setblocking(True)
+        assert peer.recv(64) == b"still ours"
+    finally:
+        if os.getpid() == marked_parent:  # (a worker that came back here must not)
+            atexit.unregister(farewell)
+            heavy_tasks.SESSION.sock = None
+            ours.close()
+        peer.close()
+
+
+def test_a_dead_forked_worker_is_replaced_by_a_spawned_one(marked_parent):
+    with workers.WorkerPool(1, fork=True) as pool:
+        assert pool.call(heavy_tasks.parent_mark) == marked_parent
+        with pytest.raises(workers.WorkerError):
+            pool.call(heavy_tasks.die)
+        assert pool.call(heavy_tasks.parent_mark) is None  # spawned afresh
+        assert pool.call(heavy_tasks.add, 1, 1) == 2
+
+
+def test_no_fork_where_other_threads_run(marked_parent):
+    """A fork copies only the calling thread: with others running, the
+    workers are spawned."""
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        with workers.WorkerPool(1, fork=True) as pool:
+            assert not pool.forked
+            assert pool.call(heavy_tasks.parent_mark) is None
+    finally:
+        stop.set()
+        other.join()
 
 
 def _in_threads(n, target):

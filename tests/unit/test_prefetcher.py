@@ -6,6 +6,7 @@ import importlib.util
 import locale
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -61,10 +62,17 @@ def sources(tmp_path):
     return paths, (configuration, str(tmp_path), "hess_dr")
 
 
-def test_outcomes_come_in_order_across_batches(grammar, sources):
+@pytest.mark.parametrize("fork", [False, True], ids=["spawned", "forked"])
+def test_outcomes_come_in_order_across_batches(grammar, sources, fork):
     paths, arguments = sources
-    prefetcher = grammar.Prefetcher(paths, arguments, workers=2, batch=3)
+    if fork:  # as in `dachs imp`: one thread (earlier tests' pools have ended)
+        for thread in threading.enumerate():
+            if thread is not threading.main_thread():
+                thread.join(30)
+    prefetcher = grammar.Prefetcher(paths, arguments, workers=2, batch=3, first_here=True,
+                                    fork=fork)
     try:
+        assert prefetcher.forked is fork
         outcomes = [prefetcher.take(path) for path in paths]
     finally:
         prefetcher.close()
