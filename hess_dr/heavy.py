@@ -13,8 +13,11 @@ Retry-After) when
 * the queues of both pools together hold :data:`DEFAULT_MAX_WAITING`
   requests (:class:`Admission`), or
 * its wait would exceed ``max_wait`` seconds (requests queued ahead, times
-  the pool's mean job time, over its workers): a clogged pool refuses early
-  instead of holding the server's threads.
+  the pool's typical job time, over its workers): a clogged pool refuses
+  early instead of holding the server's threads.  The typical job time is
+  the median of the last :data:`RECENT_JOBS` jobs, so that one slow job
+  (a worker's first, or one slowed by a busy machine) does not close the
+  pool to a queue of ordinary ones.
 
 Two pools, because their work differs by two orders of magnitude:
 
@@ -46,8 +49,10 @@ server; the file workers' jobs take milliseconds and run at its priority.
 """
 from __future__ import annotations
 
+import collections
 import math
 import os
+import statistics
 import threading
 import time
 
@@ -59,6 +64,8 @@ from .workers import WorkerPool
 DEFAULT_MAX_WAITING = 8
 #: Longest expected wait in a pool's queue (s) before requests are refused.
 DEFAULT_MAX_WAIT_S = 1.0
+#: Jobs whose median duration is a pool's typical job time.
+RECENT_JOBS = 15
 #: Longest a request waits for its result (seconds).
 TIMEOUT_S = 600
 #: Scheduling priority increment of the preview workers.
@@ -140,7 +147,7 @@ class HeavyPool:
         ``module:function`` each worker runs at start.
     max_wait : float
         Refuse requests that would wait longer than this in the queue
-        (seconds, from the pool's mean job time).
+        (seconds, from the pool's typical job time).
     """
 
     def __init__(self, workers: int, queue: int, admission: Admission | None = None,
@@ -157,7 +164,7 @@ class HeavyPool:
         self._queued = 0  # owners waiting for a worker
         self._computing = 0
         self._pending: dict = {}
-        self._seconds = 0.0  # running mean of a job's duration
+        self._durations = collections.deque(maxlen=RECENT_JOBS)  # of the last jobs (s)
         self.computed = 0  # jobs run (for tests and logs)
 
     @property
@@ -169,6 +176,12 @@ class HeavyPool:
         if self._executor is None:
             self._executor = WorkerPool(self.workers, initializer=self.initializer)
         return self._executor
+
+    @property
+    def _seconds(self) -> float:
+        """A job's typical duration: the median of the last ones (0 before
+        any)."""
+        return statistics.median(self._durations) if self._durations else 0.0
 
     def retry_after(self) -> int:
         """Seconds until the queue has likely room again."""
@@ -250,7 +263,8 @@ class HeavyPool:
                 if key is not None:
                     self._pending.pop(key, None)
         self.computed += 1
-        self._seconds = seconds if self.computed == 1 else 0.8 * self._seconds + 0.2 * seconds
+        with self._lock:
+            self._durations.append(seconds)
         return result
 
     def shutdown(self) -> None:

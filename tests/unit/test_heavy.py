@@ -187,6 +187,22 @@ def _in_threads(n, target):
     return results
 
 
+def test_one_slow_job_does_not_close_the_queue():
+    """The expected wait uses the typical job (the median of the last
+    ones), not a mean one slow job inflates."""
+    pool = heavy.HeavyPool(1, 10, name="files", max_wait=0.5)
+    try:
+        for seconds in (0.0, 0.0, 0.0, 2.0):  # three quick jobs, one slow one
+            pool.run(heavy_tasks.sleep_and_return, seconds, 0)
+        computing = _started(lambda: pool.run(heavy_tasks.sleep_and_return, 3.0, "c"))
+        _wait_for(lambda: pool._computing == 1)
+        results = _in_threads(4, lambda i: pool.run(heavy_tasks.sleep_and_return, 0.0, i))
+        computing.join(60)
+        assert results == [0, 1, 2, 3]  # a mean (0.5 s) would have refused three
+    finally:
+        pool.shutdown()
+
+
 def _started(target) -> threading.Thread:
     thread = threading.Thread(target=target)
     thread.start()
