@@ -144,8 +144,9 @@ print(len(table), indexed, total, resource.getrusage(resource.RUSAGE_SELF).ru_ma
 
 
 class ProcessSampler:
-    """Samples, every ``interval`` seconds, the summed resident memory of a
-    process and its descendants (DaCHS and its reader workers), and the CPU
+    """Samples, every ``interval`` seconds, the memory of a process and its
+    descendants (DaCHS and its reader workers: the sum of their proportional
+    set sizes, and the largest resident size of one), and the CPU
     time of the PostgreSQL server processes (the import's backend lives only
     as long as the import: its last sample is what is counted)."""
 
@@ -170,9 +171,13 @@ class ProcessSampler:
         try:
             root = self._psutil.Process(pid)
             tree = [root] + root.children(recursive=True)
-            rss = [p.memory_info().rss / 2**20 for p in tree if p.is_running()]
-            self.peak_rss_mb = max(self.peak_rss_mb, sum(rss))
-            self.largest_process_rss_mb = max([self.largest_process_rss_mb, *rss])
+            memory = [p.memory_full_info() for p in tree if p.is_running()]
+            # The tree's memory is the sum of proportional set sizes: the
+            # readers are forked from DaCHS and share its pages, which a
+            # sum of resident sizes would count once per process.
+            self.peak_rss_mb = max(self.peak_rss_mb, sum(m.pss for m in memory) / 2**20)
+            self.largest_process_rss_mb = max([self.largest_process_rss_mb,
+                                               *(m.rss / 2**20 for m in memory)])
         except self._psutil.Error:
             pass
         self._postgres_last.update(self._postgres_cpu())
