@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import random
+import re
 import threading
 import time
 import urllib.error
@@ -147,6 +148,7 @@ def bench_mixed(url: str, datasets: list[dict], clients: int = 16,
     latencies = {"dlmeta": [], "cutout": []}
     errors = {"dlmeta": 0, "cutout": 0}
     statuses: dict[int, int] = {}
+    error_samples: list[str] = []
     lock = threading.Lock()
     stop_at = time.perf_counter() + seconds
 
@@ -163,14 +165,17 @@ def bench_mixed(url: str, datasets: list[dict], clients: int = 16,
                                       CIRCLE=f"{dataset['s_ra']} {dataset['s_dec']} 1.5")
             start = time.perf_counter()
             try:
-                status = fetch(request, timeout=120)[0]
-            except OSError:
-                status = -1
+                status, body, _ = fetch(request, timeout=120)
+            except OSError as exc:
+                status, body = -1, str(exc).encode()
             elapsed = time.perf_counter() - start
             with lock:
                 latencies[kind].append(elapsed)
                 errors[kind] += status != 200
                 statuses[status] = statuses.get(status, 0) + 1
+                if status != 200 and len(error_samples) < 5:  # what the server said
+                    error_samples.append(f"{status} {kind} after {elapsed:.2f} s: "
+                                         + _error_text(body))
 
     started = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(clients) as pool:
@@ -185,8 +190,16 @@ def bench_mixed(url: str, datasets: list[dict], clients: int = 16,
     total = sum(len(v) for v in latencies.values())
     results.append({"what": f"DR1 mixed, {clients} concurrent clients: all requests",
                     "requests": total, "per_s": round(total / duration, 1),
-                    "errors": sum(errors.values()), "statuses": statuses})
+                    "errors": sum(errors.values()), "statuses": statuses,
+                    **({"error_samples": error_samples} if error_samples else {})})
     return results
+
+
+def _error_text(body: bytes) -> str:
+    """The message of a DALI error document (or the start of a body)."""
+    text = body.decode("utf-8", "replace")
+    found = re.search(r'<INFO[^>]*name="QUERY_STATUS"[^>]*>(.*?)</INFO>', text, re.S)
+    return " ".join((found.group(1) if found else text).split())[:300]
 
 
 def bench_burst(url: str, datasets: list[dict], cutouts: int = 48, previews: int = 48,

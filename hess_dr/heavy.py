@@ -162,7 +162,8 @@ class HeavyPool:
         self._lock = self.admission.lock
         self._executor = None
         self._queued = 0  # owners waiting for a worker
-        self._computing = 0
+        self._computing = 0  # owners holding a worker
+        self._turns = collections.deque()  # an Event per queued owner, first come first
         self._pending: dict = {}
         self._durations = collections.deque(maxlen=RECENT_JOBS)  # of the last jobs (s)
         self.computed = 0  # jobs run (for tests and logs)
@@ -173,9 +174,21 @@ class HeavyPool:
         return self._queued + self._computing
 
     def _executor_now(self):
-        if self._executor is None:
-            self._executor = WorkerPool(self.workers, initializer=self.initializer)
-        return self._executor
+        with self._lock:
+            if self._executor is None:
+                self._executor = WorkerPool(self.workers, initializer=self.initializer)
+            return self._executor
+
+    def _hand_over(self) -> None:
+        """The worker a finished request held goes to the first queued one
+        (at once, so that a request arriving meanwhile never finds it both
+        busy and queued for), else it is free.  With the lock held."""
+        if self._turns:
+            self._queued -= 1
+            self.admission.waiting -= 1
+            self._turns.popleft().set()
+        else:
+            self._computing -= 1
 
     @property
     def _seconds(self) -> float:
@@ -219,35 +232,35 @@ class HeavyPool:
             shared = self._pending.get(key) if key is not None else None
             owner = shared is None
             full = self.admission.waiting >= self.admission.limit
-            if owner:
-                must_queue = self._computing + self._queued >= self.workers
-                wait = (self._queued + 1) * self._seconds / self.workers
-                if must_queue and (full or self._queued >= self.queue or wait > self.max_wait):
+            turn = None
+            if not owner:
+                if full:
                     raise self._busy()
+                self.admission.waiting += 1
+            elif self._computing < self.workers:
+                self._computing += 1  # a worker is free: ours
+            else:
+                wait = (self._queued + 1) * self._seconds / self.workers
+                if full or self._queued >= self.queue or wait > self.max_wait:
+                    raise self._busy()
+                turn = threading.Event()
+                self._turns.append(turn)
+                self._queued += 1
+                self.admission.waiting += 1
+            if owner:
                 shared = _Shared()
                 if key is not None:
                     self._pending[key] = shared
-                self._queued += 1
-            elif full:
-                raise self._busy()
-            self.admission.waiting += 1
         if not owner:
             try:
                 return shared.wait(timeout)
             finally:
                 with self._lock:
                     self.admission.waiting -= 1
-        started = [False]
-
-        def start():  # a worker is ours: no longer queued
-            with self._lock:
-                self._queued -= 1
-                self.admission.waiting -= 1
-                self._computing += 1
-            started[0] = True
-
+        if turn is not None:
+            turn.wait()  # until a finished request hands its worker over
         try:
-            seconds, result = self._executor_now().call(_timed, function, args, started=start)
+            seconds, result = self._executor_now().call(_timed, function, args)
         except BaseException as exc:
             shared.fail(exc)
             raise
@@ -255,13 +268,9 @@ class HeavyPool:
             shared.set(result)
         finally:
             with self._lock:
-                if started[0]:
-                    self._computing -= 1
-                else:
-                    self._queued -= 1
-                    self.admission.waiting -= 1
                 if key is not None:
                     self._pending.pop(key, None)
+                self._hand_over()
         self.computed += 1
         with self._lock:
             self._durations.append(seconds)

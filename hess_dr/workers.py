@@ -202,16 +202,13 @@ class WorkerPool:
         else:
             self._idle.put(worker)
 
-    def call(self, function, *args, started=None):
+    def call(self, function, *args):
         """``function(*args)`` in a worker, waited for in this thread.
 
-        ``started``, if given, is called once a worker is taken for the
-        task.  Raises whatever ``function`` raised, or :class:`WorkerError`
-        if the worker died.
+        Raises whatever ``function`` raised, or :class:`WorkerError` if the
+        worker died.
         """
         worker = self._checkout()
-        if started is not None:
-            started()
         try:
             ok, value = worker.run(function, args)
         except Exception as exc:  # the worker died (killed, out of memory...)

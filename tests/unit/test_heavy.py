@@ -187,6 +187,28 @@ def _in_threads(n, target):
     return results
 
 
+def test_a_finished_request_hands_its_worker_to_the_next_at_once():
+    """When a job ends, its worker passes to the first queued request before
+    the finishing thread goes on: a request that thread takes next (as a
+    server thread does) finds room in the queue, even if the request handed
+    the worker has not run yet."""
+    pool = heavy.HeavyPool(1, 1, name="files")
+    try:
+        pool.run(heavy_tasks.add, 0, 0)  # the worker started
+        first = _started(lambda: pool.run(heavy_tasks.sleep_and_return, 1.0, "first"))
+        _wait_for(lambda: pool._computing == 1)
+        second = _started(lambda: pool.run(heavy_tasks.sleep_and_return, 1.0, "second"))
+        _wait_for(lambda: pool._queued == 1)
+        first.join(60)
+        # the worker is the second request's: nothing queued, one computing
+        assert (pool._queued, pool._computing, pool.admission.waiting) == (0, 1, 0)
+        assert pool.run(heavy_tasks.add, 2, 3) == 5  # queued behind it, not refused
+        second.join(60)
+        assert (pool._queued, pool._computing) == (0, 0)
+    finally:
+        pool.shutdown()
+
+
 def test_one_slow_job_does_not_close_the_queue():
     """The expected wait uses the typical job (the median of the last
     ones), not a mean one slow job inflates."""
