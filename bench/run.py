@@ -41,28 +41,33 @@ def _children_peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
-def bench_import(inst: hinst.Instance, label: str, n_runs: int, repeat: int = 3) -> dict:
-    """Time a full import (`dachs drop`, then `dachs imp hess_dr/q`) ``repeat`` times.
+def bench_import(inst: hinst.Instance, label: str, n_runs: int, first: int = 2,
+                 again: int = 2) -> dict:
+    """Time full imports (`dachs drop`, then `dachs imp hess_dr/q`): ``first``
+    first imports, then ``again`` re-imports.
 
-    The first import starts without hess_dr's cache (DaCHS's cacheDir/hess_dr:
-    decompressed events, IRF pieces, the coverage MOC), as on a site's first import
-    of these files; the later ones find what it left (a re-import after
-    `dachs drop`, e.g. after a change of the configuration).
+    A first import starts without hess_dr's cache (DaCHS's cacheDir/hess_dr:
+    decompressed events, IRF pieces, the coverage MOC), as on a site's first
+    import of these files; a re-import finds what the previous one left (a
+    re-import after `dachs drop`, e.g. after a change of the configuration).
+    Each kind is reported by its best time (the machine's other work only
+    ever adds to a time), the Gammapy reference likewise.
     """
     cache = inst.root / "cache" / "hess_dr"
-    times = []
-    for i in range(repeat):
+    firsts, agains = [], []
+    for i in range(first + again):
         inst.run_dachs("drop", "hess_dr/q", check=False)
-        if i == 0:
+        if i < first:
             shutil.rmtree(cache, ignore_errors=True)
         start = time.perf_counter()
         inst.run_dachs("imp", "hess_dr/q")
-        times.append(time.perf_counter() - start)
+        (firsts if i < first else agains).append(time.perf_counter() - start)
     inst.run_dachs("imp", "hess_dr/hea")
-    best = min(times[1:] or times)
+    best = min(agains or firsts)
     return {"what": f"dachs imp hess_dr/q, {label}", "runs": n_runs,
-            "seconds_first_no_cache": round(times[0], 2),
-            "seconds_best": round(best, 2), "seconds_all": [round(t, 2) for t in times],
+            "seconds_first_no_cache": round(min(firsts), 2),
+            "seconds_first_all": [round(t, 2) for t in firsts],
+            "seconds_best": round(best, 2), "seconds_all": [round(t, 2) for t in agains],
             "runs_per_s": round(n_runs / best, 1),
             "peak_rss_mb": round(_children_peak_rss_mb(), 1)}
 
@@ -145,13 +150,18 @@ def main(argv=None) -> int:
             import scale
             import serving
             files = sorted((args.dr1 / "data").glob("*.fits.gz"))
-            floor = scale.read_floor(files)
+            floor = min(scale.read_floor(files) for _ in range(2))  # best of two
             dr1["read_floor_ms_per_run"] = round(1000 * floor / len(files), 1)
             dr1["import_over_read_floor"] = round(dr1["seconds_best"] / floor, 2)
             dr1["first_import_over_read_floor"] = round(dr1["seconds_first_no_cache"] / floor, 2)
-            workdir = tmp / "gammapy-dr1"
-            workdir.mkdir()
-            reference = scale.gammapy_reference(args.dr1, files, workdir)
+            references = []
+            for attempt in range(3):  # the best of three, as for the imports
+                workdir = tmp / f"gammapy-dr1-{attempt}"
+                workdir.mkdir()
+                references.append(scale.gammapy_reference(args.dr1, files, workdir))
+            timed = [r for r in references if "seconds" in r]
+            reference = dict(min(timed, key=lambda r: r["seconds"]) if timed else references[0])
+            reference["seconds_all"] = [r.get("seconds") for r in references]
             dr1["gammapy_datastore_plus_obscore"] = reference
             if "seconds" in reference:
                 dr1["gammapy_over_import"] = round(reference["seconds"] / dr1["seconds_best"], 2)
