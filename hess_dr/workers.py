@@ -134,6 +134,9 @@ def _fork_worker(initializer: str | None):
     if pid == 0:  # the worker: never returns into the parent's code
         status = 1
         try:
+            # No handler of the parent's runs here: a signal ends the worker.
+            for number in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(number, signal.SIG_DFL)
             for fd in [task_write, answer_read, *_FORKED_PIPE_FDS]:
                 os.close(fd)
             _serve(initializer, os.fdopen(task_read, "rb"), os.fdopen(answer_write, "wb"))

@@ -147,6 +147,26 @@ def test_forked_workers_leave_inherited_sockets_alone(marked_parent, monkeypatch
         peer.close()
 
 
+def test_forked_workers_run_none_of_the_parents_signal_handlers(marked_parent, tmp_path):
+    """An interrupt ends a forked worker at once; a handler this process
+    installed (it might close database sessions) does not run there."""
+    import signal
+    ran = tmp_path / "handler-ran"
+    previous = signal.signal(signal.SIGTERM, lambda *_: ran.write_text(str(os.getpid())))
+    try:
+        pool = workers.WorkerPool(1, fork=True)
+        pid = pool.call(heavy_tasks.pid)
+        os.kill(pid, signal.SIGTERM)
+        assert workers._reaped(pid, timeout=10)
+        assert not ran.exists()
+        with pytest.raises(workers.WorkerError):  # it is gone ...
+            pool.call(heavy_tasks.add, 1, 1)
+        assert pool.call(heavy_tasks.add, 1, 1) == 2  # ... and replaced
+        pool.shutdown()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def test_a_dead_forked_worker_is_replaced_by_a_spawned_one(marked_parent):
     with workers.WorkerPool(1, fork=True) as pool:
         assert pool.call(heavy_tasks.parent_mark) == marked_parent
