@@ -19,9 +19,10 @@ single-threaded ``dachs imp`` process) forks its workers from the calling
 process instead: they start with everything it has imported (astropy,
 scipy: 0.6 s of imports a reader would repeat) and nothing to read from
 disk.  A forked worker shares the parent's open files and database
-sockets, so it never returns into the parent's code: it serves its pipes
-and leaves with ``os._exit``, without the interpreter's finalization
-(which would close the parent's database sessions); it closes the pipes of
+sockets, so it never returns into the parent's code: it serves its pipes,
+runs none of the parent's signal handlers (SIGINT and SIGTERM end it) and
+leaves with ``os._exit``, without the interpreter's finalization (which
+would close the parent's database sessions); it closes the pipes of
 the workers forked before it, so that each sees the end of its own input.
 The server's pools (hess_dr.heavy) spawn: a server has threads, and a
 fork copies only the calling one.
