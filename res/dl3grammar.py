@@ -58,8 +58,10 @@ class Prefetcher:
     when DaCHS wants it is read in the DaCHS process itself, and with
     ``first_here`` (spawned workers) the first one too, while the workers
     start (a third of a second each; no reading step imports Gammapy, see
-    hess_dr.psf).  If DaCHS asks for a file out of the expected order, the
-    prefetcher shuts down and the shim reads files itself.
+    hess_dr.psf).  The batch of a reader that died (killed, out of memory)
+    is read in the DaCHS process too, and a new reader takes the next ones.
+    If DaCHS asks for a file out of the expected order, the prefetcher
+    shuts down and the shim reads files itself.
     """
 
     def __init__(self, paths, arguments, workers, batch=8, in_flight=2500,
@@ -98,12 +100,18 @@ class Prefetcher:
             self.close()
             return None
         paths, future = self._batches[0]
-        if self._taken == 0 and (future is None or future.cancel()):
-            # No worker has started this batch (they are still starting
-            # up, or busy): read it here rather than wait idle.
-            future = concurrent.futures.Future()
-            future.set_result(ingest.ingest_many(paths, *self._arguments))
-            self._batches[0] = (paths, future)
+        if self._taken == 0:
+            if future is None or future.cancel():
+                # No worker has started this batch (they are still starting
+                # up, or busy): read it here rather than wait idle.
+                future = self._read_here(paths)
+            elif future.exception() is not None:
+                # The reader died (killed, out of memory): its batch is read
+                # here, a new reader takes the next ones.
+                base.ui.notifyWarning(f"hess_dr: a reader process failed"
+                                      f" ({future.exception()}); reading {len(paths)}"
+                                      " file(s) in the DaCHS process")
+                future = self._read_here(paths)
         outcome = future.result()[self._taken]
         self._taken += 1
         if self._taken == len(paths):
@@ -116,6 +124,14 @@ class Prefetcher:
             # builds (q.rd's make_coverage) needs mocpy; import it meanwhile.
             hess_coverage.preload_mocpy()
         return outcome
+
+    def _read_here(self, paths):
+        """A done future of the outcomes of ``paths`` read in this process
+        (also replacing the first batch's)."""
+        future = concurrent.futures.Future()
+        future.set_result(ingest.ingest_many(paths, *self._arguments))
+        self._batches[0] = (paths, future)
+        return future
 
     def close(self):
         for _, future in self._batches:

@@ -89,3 +89,30 @@ def test_an_unexpected_path_stops_the_prefetcher(grammar, sources):
     assert prefetcher.take(paths[0]).path == paths[0]
     assert prefetcher.take(paths[2]) is None  # DaCHS skipped paths[1]: read in-process
     assert prefetcher.take(paths[2]) is None  # and it stays stopped
+
+
+def test_a_killed_reader_loses_no_file(grammar, sources):
+    """Readers killed while they read (the out-of-memory killer, an
+    operator): their batches are read in the DaCHS process, new readers
+    take the next ones, and every outcome comes, in order."""
+    import signal
+
+    import psutil
+    paths, arguments = sources
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread():
+            thread.join(30)
+    prefetcher = grammar.Prefetcher(paths, arguments, workers=2, batch=2, fork=True)
+    try:
+        assert prefetcher.forked
+        readers = psutil.Process().children()
+        assert len(readers) == 2
+        for reader in readers:
+            os.kill(reader.pid, signal.SIGKILL)
+        outcomes = [prefetcher.take(path) for path in paths]
+    finally:
+        prefetcher.close()
+    assert [o.path for o in outcomes] == paths
+    assert [o.level for o in outcomes].count("ok") == len(paths) - 1
+    in_process = ingest.ingest(paths[6], *arguments)
+    assert outcomes[6].obs == in_process.obs
