@@ -14,6 +14,7 @@ from hess_dr import cutout, errors, heavy, products, workers
 
 # Functions run in the workers (module-level: pickled by name).
 import heavy_tasks  # noqa: E402  (tests/unit/heavy_tasks.py)
+from unit_support import wait_for_other_threads  # noqa: E402
 
 
 @pytest.fixture
@@ -81,6 +82,7 @@ def marked_parent(monkeypatch):
     """This process marked (heavy_tasks.PARENT_MARK), to tell forked workers
     from spawned ones."""
     monkeypatch.setattr(heavy_tasks, "PARENT_MARK", os.getpid())
+    wait_for_other_threads()
     assert threading.active_count() == 1, [t.name for t in threading.enumerate()]
     return os.getpid()
 

@@ -6,12 +6,11 @@ import importlib.util
 import locale
 import os
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
 
-from unit_support import SAMPLE_DIR, make_collection
+from unit_support import SAMPLE_DIR, make_collection, wait_for_other_threads
 
 from hess_dr import ingest
 from hess_dr.config import Config
@@ -65,10 +64,8 @@ def sources(tmp_path):
 @pytest.mark.parametrize("fork", [False, True], ids=["spawned", "forked"])
 def test_outcomes_come_in_order_across_batches(grammar, sources, fork):
     paths, arguments = sources
-    if fork:  # as in `dachs imp`: one thread (earlier tests' pools have ended)
-        for thread in threading.enumerate():
-            if thread is not threading.main_thread():
-                thread.join(30)
+    if fork:
+        wait_for_other_threads()
     prefetcher = grammar.Prefetcher(paths, arguments, workers=2, batch=3, first_here=True,
                                     fork=fork)
     try:
@@ -99,9 +96,7 @@ def test_a_killed_reader_loses_no_file(grammar, sources):
 
     import psutil
     paths, arguments = sources
-    for thread in threading.enumerate():
-        if thread is not threading.main_thread():
-            thread.join(30)
+    wait_for_other_threads()
     before = {child.pid for child in psutil.Process().children()}  # earlier tests' own
     prefetcher = grammar.Prefetcher(paths, arguments, workers=2, batch=2, fork=True)
     try:

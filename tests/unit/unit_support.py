@@ -24,3 +24,13 @@ def make_collection(data_dir: Path, **changes) -> Collection:
                   defaults={"timesys": "TT"})
     values.update(changes)
     return Collection(**values)
+
+
+def wait_for_other_threads(seconds: float = 30.0) -> None:
+    """Let threads earlier tests started end (worker pools closing, mocpy
+    being imported), so that this process has one thread, as `dachs imp`
+    has when it forks its readers."""
+    import threading
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread():
+            thread.join(seconds)
