@@ -219,7 +219,7 @@ def test_a_finished_request_hands_its_worker_to_the_next_at_once():
         pool.run(heavy_tasks.add, 0, 0)  # the worker started
         first = _started(lambda: pool.run(heavy_tasks.sleep_and_return, 1.0, "first"))
         _wait_for(lambda: pool._computing == 1)
-        second = _started(lambda: pool.run(heavy_tasks.sleep_and_return, 1.0, "second"))
+        second = _started(lambda: pool.run(heavy_tasks.sleep_and_return, 3.0, "second"))
         _wait_for(lambda: pool._queued == 1)
         first.join(60)
         # the worker is the second request's: nothing queued, one computing
