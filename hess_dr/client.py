@@ -96,6 +96,7 @@ from astropy.io import fits
 
 from . import files
 from .dl3 import IRF_TYPES, find_events_hdu, find_gti_hdu, response_hdus
+from .events import BZIP2_MAGIC, GZIP_MAGIC
 from .timeref import TimeReference, TimeRefError, time_reference
 from .values import finite_float as _float
 from .values import text as _text
@@ -289,9 +290,9 @@ def _download(session, url: str, directory: Path, stem: str,
                 size += len(chunk)
         chosen = suffix
         if chosen is None:
-            if head[:2] == b"\x1f\x8b":
+            if head[:2] == GZIP_MAGIC:
                 chosen = ".fits.gz"
-            elif head[:3] == b"BZh":
+            elif head[:3] == BZIP2_MAGIC:
                 chosen = ".fits.bz2"
             elif head.startswith(b"SIMPLE"):
                 chosen = ".fits"

@@ -338,10 +338,6 @@ def _open(path: Path):
         if head == event_table.BZIP2_MAGIC:
             raise DL3Error(path, f"truncated or corrupt bzip2 stream: {exc}") from None
         raise
-    except OSError as exc:
-        if head == event_table.BZIP2_MAGIC and type(exc) is OSError:  # "Invalid data stream"
-            raise DL3Error(path, f"truncated or corrupt bzip2 stream: {exc}") from None
-        raise
     if data is None:  # a very large file: astropy streams it
         return fits.open(path, memmap=False, lazy_load_hdus=False), None, stamp
     return fits.open(io.BytesIO(data), memmap=False, lazy_load_hdus=False), data, stamp

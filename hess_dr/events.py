@@ -76,7 +76,7 @@ def read_file_bytes(path: str | os.PathLike) -> tuple[bytes | None, FileStamp]:
     ------
     OSError, EOFError, zlib.error, gzip.BadGzipFile
         Unreadable file, truncated or corrupt gzip or bzip2 stream (a
-        truncated bzip2 stream raises EOFError, a corrupt one OSError).
+        truncated or corrupt bzip2 stream raises EOFError).
     """
     with open(path, "rb") as f:
         status = os.fstat(f.fileno())
@@ -92,7 +92,9 @@ def read_file_bytes(path: str | os.PathLike) -> tuple[bytes | None, FileStamp]:
     if raw[:3] == BZIP2_MAGIC:
         try:
             return bz2.decompress(raw), stamp
-        except ValueError as exc:  # "Compressed data ended before the end-of-stream marker"
+        # ValueError "Compressed data ended before the end-of-stream marker",
+        # OSError "Invalid data stream": one kind for callers, as for gzip
+        except (ValueError, OSError) as exc:
             raise EOFError(str(exc)) from None
     return raw, stamp
 

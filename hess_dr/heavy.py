@@ -271,8 +271,8 @@ class HeavyPool:
                 if key is not None:
                     self._pending.pop(key, None)
                 self._hand_over()
-        self.computed += 1
         with self._lock:
+            self.computed += 1
             self._durations.append(seconds)
         return result
 

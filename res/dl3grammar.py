@@ -105,12 +105,11 @@ class Prefetcher:
                 # No worker has started this batch (they are still starting
                 # up, or busy): read it here rather than wait idle.
                 future = self._read_here(paths)
-            elif future.exception() is not None:
+            elif (failure := future.exception()) is not None:
                 # The reader died (killed, out of memory): its batch is read
                 # here, a new reader takes the next ones.
-                base.ui.notifyWarning(f"hess_dr: a reader process failed"
-                                      f" ({future.exception()}); reading {len(paths)}"
-                                      " file(s) in the DaCHS process")
+                base.ui.notifyWarning(f"hess_dr: a reader process failed ({failure});"
+                                      f" reading {len(paths)} file(s) in the DaCHS process")
                 future = self._read_here(paths)
         outcome = future.result()[self._taken]
         self._taken += 1
